@@ -1,0 +1,75 @@
+"""The studio's unconditional GAN for 28x28 grayscale images.
+
+Generator: a DCGAN-family stack (linear to 7x7, two stride-2 transposed convolutions, a 3x3 output
+convolution). Discriminator: spectral-normalised convolutions trained with the hinge loss, which
+keeps the game stable without batch norm in the critic. Both are sized to train on a CPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    z_dim: int = 64
+    width: int = 64  # channels at 28x28; 14x14 has 2x, 7x7 has 4x
+    image_channels: int = 1
+
+
+class Generator(nn.Module):
+    def __init__(self, config: GeneratorConfig):
+        super().__init__()
+        self.config = config
+        w = config.width
+        self.project = nn.Sequential(
+            nn.Linear(config.z_dim, 4 * w * 7 * 7, bias=False),
+            nn.Unflatten(1, (4 * w, 7, 7)),
+            nn.BatchNorm2d(4 * w),
+            nn.ReLU(inplace=True),
+        )
+        self.body = nn.Sequential(
+            nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(2 * w),
+            nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(2 * w, w, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(w),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(w, config.image_channels, 3, 1, 1),
+            nn.Tanh(),
+        )
+
+    def early_features(self, z: torch.Tensor) -> torch.Tensor:
+        """Activations of the first layer (7x7 maps), where GANSpace finds its principal directions."""
+        return self.project(z)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.body(self.project(z))
+
+
+@dataclass(frozen=True)
+class DiscriminatorConfig:
+    width: int = 64
+    image_channels: int = 1
+
+
+class Discriminator(nn.Module):
+    def __init__(self, config: DiscriminatorConfig):
+        super().__init__()
+        w = config.width
+        act = lambda: nn.LeakyReLU(0.1, inplace=True)  # noqa: E731
+        self.features = nn.Sequential(
+            spectral_norm(nn.Conv2d(config.image_channels, w, 3, 1, 1)), act(),
+            spectral_norm(nn.Conv2d(w, 2 * w, 4, 2, 1)), act(),
+            spectral_norm(nn.Conv2d(2 * w, 2 * w, 3, 1, 1)), act(),
+            spectral_norm(nn.Conv2d(2 * w, 4 * w, 4, 2, 1)), act(),
+            spectral_norm(nn.Conv2d(4 * w, 4 * w, 3, 1, 1)), act(),
+        )
+        self.head = spectral_norm(nn.Linear(4 * w * 7 * 7, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).flatten(1)).squeeze(1)

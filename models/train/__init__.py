@@ -1,0 +1,1 @@
+"""Training loops: `python -m models.train {classifier,gan} ...`."""

@@ -1,0 +1,121 @@
+"""Train the Fashion-MNIST classifier used as the studio's quality instrument."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from models.data import fashion_mnist
+from models.device import select_device
+from models.nets import Classifier, ClassifierConfig
+from models.train.common import (
+    Clock, export_model, load_checkpoint, save_checkpoint, training_record,
+)
+
+log = logging.getLogger(__name__)
+TASK = "classification-fashion-mnist"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (one-cycle)")
+    parser.add_argument("--width", type=int, default=32)
+    parser.add_argument("--max-steps", type=int, default=None, help="stop early (smoke tests)")
+    parser.add_argument("--model-id", default="fmnist-classifier")
+
+
+def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random horizontal flips and shifts of up to 2 pixels (pad and crop)."""
+    flip = torch.rand(x.shape[0], generator=generator) < 0.5
+    x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    padded = F.pad(x, (2, 2, 2, 2), value=-1.0)
+    dy, dx = torch.randint(0, 5, (2,), generator=generator).tolist()
+    return padded[:, :, dy : dy + 28, dx : dx + 28]
+
+
+@torch.inference_mode()
+def accuracy(net: Classifier, images: torch.Tensor, labels: torch.Tensor, device: torch.device) -> float:
+    net.eval()
+    correct = 0
+    for i in range(0, len(images), 1000):
+        logits = net(images[i : i + 1000].to(device))
+        correct += (logits.argmax(1).cpu() == labels[i : i + 1000]).sum().item()
+    return correct / len(images)
+
+
+def train(args: argparse.Namespace) -> Path:
+    device = select_device(args.device)
+    torch.manual_seed(args.seed)
+    generator = torch.Generator().manual_seed(args.seed)
+    train_x, train_y = fashion_mnist.load_split("train", args.data)
+    test_x, test_y = fashion_mnist.load_split("test", args.data)
+    train_x, test_x = fashion_mnist.to_model_range(train_x), fashion_mnist.to_model_range(test_x)
+    train_y, test_y = torch.from_numpy(train_y), torch.from_numpy(test_y)
+
+    net = Classifier(ClassifierConfig(width=args.width)).to(device)
+    steps_per_epoch = (len(train_x) + args.batch_size - 1) // args.batch_size
+    total_steps = args.epochs * steps_per_epoch
+    if args.max_steps is not None:
+        total_steps = min(total_steps, args.max_steps)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=5e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=total_steps)
+    step, elapsed = 0, 0.0
+    state = load_checkpoint(args.run_dir)
+    if state:
+        net.load_state_dict(state["net"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        generator.set_state(state["generator"])
+        step, elapsed = state["step"], state["elapsed"]
+    clock = Clock(elapsed)
+    last_save = clock.elapsed
+
+    def checkpoint() -> None:
+        save_checkpoint(args.run_dir, {
+            "net": net.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+            "generator": generator.get_state(), "step": step, "elapsed": clock.elapsed,
+        })
+
+    progress = tqdm(total=total_steps, initial=step, desc="classifier", mininterval=5)
+    while step < total_steps:
+        order = torch.randperm(len(train_x), generator=generator)
+        start = (step % steps_per_epoch) * args.batch_size
+        net.train()
+        for i in range(start, len(train_x), args.batch_size):
+            idx = order[i : i + args.batch_size]
+            x = augment(train_x[idx], generator).to(device)
+            loss = F.cross_entropy(net(x), train_y[idx].to(device), label_smoothing=0.1)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            step += 1
+            progress.update(1)
+            progress.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+            if clock.elapsed - last_save > args.checkpoint_minutes * 60:
+                checkpoint()
+                last_save = clock.elapsed
+            if step >= total_steps:
+                break
+        if step % steps_per_epoch == 0:
+            log.info("step %d: test accuracy %.4f", step, accuracy(net, test_x, test_y, device))
+            net.train()
+    progress.close()
+    checkpoint()
+    test_accuracy = accuracy(net, test_x, test_y, device)
+    log.info("final test accuracy %.4f", test_accuracy)
+    return export_model(
+        args.export or args.run_dir / "model",
+        model_id=args.model_id,
+        task=TASK,
+        architecture="fmnist-classifier",
+        net=net.cpu(),
+        training=training_record(step, clock.elapsed, device),
+        metrics={"test_accuracy": round(test_accuracy, 4)},
+    )
