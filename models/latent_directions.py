@@ -20,9 +20,9 @@ def principal_directions(
     z = torch.randn(samples, z_dim, generator=torch.Generator().manual_seed(seed))
     feats = torch.cat([generator.early_features(chunk.to(device)).flatten(1).cpu() for chunk in z.split(1000)])
     feats = feats - feats.mean(0)
-    _, singular, components = torch.linalg.svd(feats, full_matrices=False)
+    _, singular, components = torch.svd_lowrank(feats, q=count + 10, niter=4)
     total_variance = feats.pow(2).sum()
-    coords = feats @ components[:count].T  # [samples, count]
+    coords = feats @ components[:, :count]  # [samples, count]
     directions = torch.linalg.lstsq(z, coords).solution.T  # [count, z_dim]
     directions = directions / directions.norm(dim=1, keepdim=True)
     return {

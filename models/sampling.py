@@ -1,0 +1,107 @@
+"""Inference for unconditional generators: seeds, truncation and principal-direction edits -> pixels.
+
+Deterministic: each image's latent comes from its own seed through a CPU `torch.Generator`, so
+image i of a grid with first seed s is the same image as a single sample with seed s + i.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from models import registry
+from models.loading import load, verified_tensors
+
+TASK = "unconditional-generation"
+MAX_SEED = 2**32 - 1
+MAX_SAMPLES = 64
+PSI_RANGE = (0.0, 2.0)
+DIRECTION_RANGE = (-5.0, 5.0)  # standard deviations along a principal direction
+_BATCH = 64
+
+
+class InvalidRequestError(ValueError):
+    """A request the caller can fix (bad seed, count, psi, direction values)."""
+
+
+@dataclass(frozen=True)
+class LatentDirections:
+    directions: torch.Tensor  # [k, z_dim] unit vectors
+    explained_variance: torch.Tensor  # [k] fraction of early-layer variance
+
+    def __len__(self) -> int:
+        return self.directions.shape[0]
+
+
+_directions_cache: dict[str, LatentDirections] = {}
+
+
+def latent_directions(model_id: str) -> LatentDirections:
+    """The checkpoint's GANSpace directions, verified against their sha256 and cached."""
+    if model_id not in _directions_cache:
+        checkpoint = registry.get(model_id)
+        file = checkpoint.extra_files.get("latent_directions")
+        if file is None:
+            raise InvalidRequestError(f"Model {model_id!r} has no latent directions.")
+        tensors = verified_tensors(checkpoint, file)
+        _directions_cache[model_id] = LatentDirections(tensors["directions"], tensors["explained_variance"])
+    return _directions_cache[model_id]
+
+
+def latents(seeds: Sequence[int], z_dim: int) -> torch.Tensor:
+    """One standard-normal latent per seed, drawn on the CPU so every device sees the same z."""
+    return torch.stack([torch.randn(z_dim, generator=torch.Generator().manual_seed(s)) for s in seeds])
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """[N, 1, H, W] in [-1, 1] -> uint8 [N, H, W]."""
+    return ((images.squeeze(1).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()
+
+
+def validate(seed: int, n: int, psi: float, direction_values: Sequence[float], max_directions: int) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise InvalidRequestError(f"Seed must be a whole number from 0 to {MAX_SEED}, not {seed!r}.")
+    if seed + n - 1 > MAX_SEED:
+        raise InvalidRequestError(f"Seed {seed} + {n} samples runs past the largest seed {MAX_SEED}.")
+    if not 1 <= n <= MAX_SAMPLES:
+        raise InvalidRequestError(f"Number of samples must be from 1 to {MAX_SAMPLES}, not {n}.")
+    if not PSI_RANGE[0] <= psi <= PSI_RANGE[1]:
+        raise InvalidRequestError(f"Truncation psi must be from {PSI_RANGE[0]} to {PSI_RANGE[1]}, not {psi}.")
+    if len(direction_values) > max_directions:
+        raise InvalidRequestError(
+            f"This model has {max_directions} latent directions; {len(direction_values)} values were given."
+        )
+    lo, hi = DIRECTION_RANGE
+    if any(not lo <= v <= hi for v in direction_values):
+        raise InvalidRequestError(f"Direction values must lie from {lo} to {hi} standard deviations.")
+
+
+@torch.inference_mode()
+def sample(
+    model_id: str,
+    seed: int,
+    n: int = 1,
+    psi: float = 1.0,
+    direction_values: Sequence[float] = (),
+    device: str | None = None,
+) -> np.ndarray:
+    """Generate `n` images from consecutive seeds; returns uint8 [n, H, W].
+
+    z = psi * z_seed + sum_k value_k * direction_k (values in standard deviations).
+    """
+    checkpoint = registry.get(model_id)
+    if checkpoint.task != TASK:
+        raise InvalidRequestError(f"Model {model_id!r} is a {checkpoint.task} model, not a sampler.")
+    directions = latent_directions(model_id)
+    direction_values = [float(v) for v in direction_values]
+    validate(seed, n, float(psi), direction_values, len(directions))
+    generator = load(checkpoint, device)
+    z = latents(range(seed, seed + n), generator.config.z_dim) * psi
+    if direction_values:
+        values = torch.tensor(direction_values, dtype=z.dtype)
+        z = z + values @ directions.directions[: len(values)]
+    param_device = next(generator.parameters()).device
+    return np.concatenate([to_uint8(generator(chunk.to(param_device))) for chunk in z.split(_BATCH)])

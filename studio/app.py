@@ -1,0 +1,27 @@
+"""Assemble the studio's Blocks from its tabs; queue and upload limits live here, in one place."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from studio import __version__
+from studio.tabs import latent
+from studio.ui import CSS
+
+MAX_UPLOAD_SIZE = "10mb"
+DEFAULT_CONCURRENCY = 2
+
+
+def build_app() -> gr.Blocks:
+    with gr.Blocks(title="Studio") as demo:
+        gr.Markdown(f"# Studio <small>v{__version__}</small>\nSmall generative and vision models, trained by this project, in one place.")
+        with gr.Tabs():
+            with gr.Tab("Latent sampling", id="latent"):
+                latent.build(demo)
+    demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY)
+    return demo
+
+
+def launch_kwargs() -> dict:
+    """Arguments every launch shares (CSS, limits, error display)."""
+    return {"css": CSS, "max_file_size": MAX_UPLOAD_SIZE, "show_error": True}

@@ -1,0 +1,1 @@
+"""One module per tab; each exposes `build()` that creates its components and events."""

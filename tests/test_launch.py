@@ -1,0 +1,26 @@
+"""launch.py's command line: clear one-sentence failures instead of tracebacks."""
+
+import torch
+
+import launch
+
+
+def test_share_without_internet_fails_with_one_sentence(monkeypatch, capsys):
+    monkeypatch.setattr(launch, "SHARE_SERVER", ("127.0.0.1", 9))  # nothing listens on the discard port
+    assert launch.main(["--share", "--port", "0"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--share needs an internet connection" in err
+    assert "Traceback" not in err
+
+
+def test_unavailable_device_is_refused_clearly(monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert launch.main(["--device", "cuda"]) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err
+
+
+def test_host_defaults_to_loopback(monkeypatch):
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    assert launch.parse_args([]).host == "127.0.0.1"
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")  # what Hugging Face Spaces sets
+    assert launch.parse_args([]).host == "0.0.0.0"
