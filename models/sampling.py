@@ -61,15 +61,24 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return ((images.squeeze(1).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()
 
 
-def validate(seed: int, n: int, psi: float, direction_values: Sequence[float], max_directions: int) -> None:
+def validate_seeds(seed: int, n: int) -> None:
+    """Seeds seed .. seed + n - 1 must all be valid, and n a supported batch size."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
         raise InvalidRequestError(f"Seed must be a whole number from 0 to {MAX_SEED}, not {seed!r}.")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_SAMPLES:
+        raise InvalidRequestError(f"Number of samples must be a whole number from 1 to {MAX_SAMPLES}, not {n!r}.")
     if seed + n - 1 > MAX_SEED:
         raise InvalidRequestError(f"Seed {seed} + {n} samples runs past the largest seed {MAX_SEED}.")
-    if not 1 <= n <= MAX_SAMPLES:
-        raise InvalidRequestError(f"Number of samples must be from 1 to {MAX_SAMPLES}, not {n}.")
+
+
+def validate_psi(psi: float) -> None:
     if not PSI_RANGE[0] <= psi <= PSI_RANGE[1]:
         raise InvalidRequestError(f"Truncation psi must be from {PSI_RANGE[0]} to {PSI_RANGE[1]}, not {psi}.")
+
+
+def validate(seed: int, n: int, psi: float, direction_values: Sequence[float], max_directions: int) -> None:
+    validate_seeds(seed, n)
+    validate_psi(psi)
     if len(direction_values) > max_directions:
         raise InvalidRequestError(
             f"This model has {max_directions} latent directions; {len(direction_values)} values were given."
@@ -77,6 +86,14 @@ def validate(seed: int, n: int, psi: float, direction_values: Sequence[float], m
     lo, hi = DIRECTION_RANGE
     if any(not lo <= v <= hi for v in direction_values):
         raise InvalidRequestError(f"Direction values must lie from {lo} to {hi} standard deviations.")
+
+
+def checkpoint_for(model_id: str, task: str) -> registry.Checkpoint:
+    """The registry entry of `model_id`, which must serve `task`."""
+    checkpoint = registry.get(model_id)
+    if checkpoint.task != task:
+        raise InvalidRequestError(f"Model {model_id!r} is a {checkpoint.task} model, not {task}.")
+    return checkpoint
 
 
 @torch.inference_mode()
@@ -92,9 +109,7 @@ def sample(
 
     z = psi * z_seed + sum_k value_k * direction_k (values in standard deviations).
     """
-    checkpoint = registry.get(model_id)
-    if checkpoint.task != TASK:
-        raise InvalidRequestError(f"Model {model_id!r} is a {checkpoint.task} model, not a sampler.")
+    checkpoint = checkpoint_for(model_id, TASK)
     directions = latent_directions(model_id)
     direction_values = [float(v) for v in direction_values]
     validate(seed, n, float(psi), direction_values, len(directions))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from studio import __version__
-from studio.tabs import latent
+from studio.tabs import conditional, latent
 from studio.ui import CSS
 
 MAX_UPLOAD_SIZE = "10mb"
@@ -18,6 +18,8 @@ def build_app() -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Latent sampling", id="latent"):
                 latent.build(demo)
+            with gr.Tab("Class-conditional", id="conditional"):
+                conditional.build(demo)
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY)
     return demo
 

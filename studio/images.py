@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 DISPLAY_SIZE = 448  # longest side a single sample is blown up to, in pixels
 GRID_DISPLAY_SIZE = 960  # same for a grid of samples
 GRID_GAP = 2  # pixels between grid cells, in model pixels
 
 
-def tile(images: np.ndarray, gap: int = GRID_GAP) -> np.ndarray:
-    """Arrange uint8 [N, H, W] in a near-square grid with `gap`-pixel gutters."""
+def tile(images: np.ndarray, gap: int = GRID_GAP, cols: int | None = None) -> np.ndarray:
+    """Arrange uint8 [N, H, W] in a grid (near-square unless `cols` is given) with `gap`-pixel gutters."""
     n, h, w = images.shape
-    cols = math.ceil(math.sqrt(n))
+    cols = cols or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
     grid = np.zeros((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap), dtype=np.uint8)
     for i, image in enumerate(images):
@@ -37,3 +38,31 @@ def grid_image(images: np.ndarray) -> Image.Image:
     if len(images) == 1:
         return upscale(images[0])
     return upscale(tile(images), GRID_DISPLAY_SIZE)
+
+
+def strip_image(images: np.ndarray, per_row: int = 16) -> Image.Image:
+    """Frames left to right (wrapping after `per_row`), upscaled crisply."""
+    return upscale(tile(images, cols=min(len(images), per_row)), GRID_DISPLAY_SIZE)
+
+
+def labelled_rows_image(images: np.ndarray, labels: list[str]) -> Image.Image:
+    """uint8 [rows, cols, H, W] as a grid with each row's label written at its left."""
+    rows, cols, h, w = images.shape
+    grid = upscale(tile(images.reshape(rows * cols, h, w), cols=cols), GRID_DISPLAY_SIZE)
+    factor = grid.height // (rows * h + (rows - 1) * GRID_GAP)
+    font = ImageFont.load_default(size=max(12, 4 * factor))
+    margin = int(max(ImageDraw.Draw(grid).textlength(label, font=font) for label in labels)) + 3 * factor
+    canvas = Image.new("L", (grid.width + margin, grid.height), 0)
+    canvas.paste(grid, (margin, 0))
+    draw = ImageDraw.Draw(canvas)
+    for r, label in enumerate(labels):
+        centre = r * (h + GRID_GAP) * factor + h * factor // 2
+        draw.text((factor, centre), label, fill=255, font=font, anchor="lm")
+    return canvas
+
+
+def write_gif(frames: np.ndarray, path: Path, frame_ms: int = 80, target: int = DISPLAY_SIZE // 2) -> Path:
+    """Animated GIF of uint8 [T, H, W] frames, each upscaled crisply, looping forever."""
+    images = [upscale(frame, target) for frame in frames]
+    images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=frame_ms, loop=0)
+    return path

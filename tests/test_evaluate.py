@@ -22,3 +22,17 @@ def test_frechet_distance_sees_a_change_of_spread():
 def test_class_entropy_is_log10_for_uniform_and_zero_for_one_class():
     assert math.isclose(class_entropy(np.arange(1000) % 10), math.log(10))
     assert class_entropy(np.zeros(100, dtype=int)) == 0.0
+
+
+def test_evaluate_commands_score_the_shipped_models_on_any_data_folder(synthetic_fashion_mnist, capsys):
+    from models.evaluate import main
+
+    gan = main(["gan", "--model", "fmnist-gan", "--samples", "100", "--data", str(synthetic_fashion_mnist)])
+    assert set(gan) == {"train-vs-test (floor)", "fmnist-gan"}
+    assert gan["fmnist-gan"]["frechet_distance"] > 0
+    assert 0 <= gan["fmnist-gan"]["class_entropy"] <= math.log(10)
+    cgan = main(["cgan", "--per-class", "20", "--data", str(synthetic_fashion_mnist)])
+    accuracies = [v for k, v in cgan["fmnist-cgan"].items() if k.startswith("accuracy_")]
+    assert len(accuracies) == 10
+    assert cgan["fmnist-cgan"]["mean_class_accuracy"] == np.mean(accuracies)
+    assert "mean_class_accuracy" in capsys.readouterr().out

@@ -124,5 +124,5 @@ def test_bad_requests_raise_readable_errors(kwargs, message):
 
 
 def test_classifier_is_not_a_sampler():
-    with pytest.raises(sampling.InvalidRequestError, match="not a sampler"):
+    with pytest.raises(sampling.InvalidRequestError, match="not unconditional-generation"):
         sampling.sample("fmnist-classifier", seed=0)

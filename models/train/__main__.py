@@ -1,4 +1,4 @@
-"""`python -m models.train {classifier,gan} [options]`."""
+"""`python -m models.train {classifier,gan,cgan} [options]`."""
 
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ import torch
 from models.device import DEVICE_CHOICES
 from models.train import classifier, gan
 
-TRAINERS = {"classifier": classifier, "gan": gan}
+TRAINERS = {"classifier": classifier, "gan": gan, "cgan": gan}
 
 
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(prog="python -m models.train", description=__doc__)
     sub = parser.add_subparsers(dest="kind", required=True)
     for name, module in TRAINERS.items():
-        p = sub.add_parser(name, help=module.__doc__.strip().splitlines()[0])
+        p = sub.add_parser(name, help=module.__doc__.strip().splitlines()[0],
+                           description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("--data", type=Path, default=Path("/usr/share/datasets/fashion-mnist"),
                        help="folder with the four Fashion-MNIST IDX .gz files")
         p.add_argument("--run-dir", type=Path, default=Path("runs") / name,

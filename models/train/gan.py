@@ -1,9 +1,12 @@
-"""Train an unconditional GAN on Fashion-MNIST.
+"""Train a GAN on Fashion-MNIST: `gan` (unconditional) or `cgan` (conditioned on the 10 classes).
 
-`--arch studio` (default): the studio GAN, hinge loss with a spectral-norm discriminator and an
-exponential moving average of the generator weights (the EMA generator is what ships).
-`--arch dcgan`: the plain DCGAN baseline (BCE loss, Adam 2e-4 / beta1 0.5, no EMA).
-`--minutes` caps the wall-clock time so both can be compared for the same budget.
+`--arch studio` (default): the studio generator, an exponential moving average of its weights
+with batch-norm statistics recomputed for the averaged weights (that EMA generator is what ships),
+and a choice of critic (`--critic`): batch norm with the BCE loss (the shipped models), spectral
+norm with the hinge loss, or no normalisation with an R1 penalty. For `cgan` the critic has a
+projection head. `--arch dcgan` (`gan` only): the plain DCGAN baseline (BCE loss, Adam 2e-4 /
+beta1 0.5, no EMA). `--minutes` caps the wall-clock time so runs can be compared for the same
+budget; `--decay-from` decays the learning rates linearly to zero over the end of the run.
 """
 
 from __future__ import annotations
@@ -21,11 +24,17 @@ from models.data import fashion_mnist
 from models.device import select_device
 from models.latent_directions import principal_directions
 from models.nets import DCGANConfig, DCGANDiscriminator, DCGANGenerator, Generator, GeneratorConfig
+from models.nets.cgan import ConditionalGenerator, ConditionalGeneratorConfig, ProjectionDiscriminator
 from models.nets.gan import Discriminator, DiscriminatorConfig
 from models.train.common import Clock, export_model, load_checkpoint, save_checkpoint, training_record
 
 log = logging.getLogger(__name__)
-TASK = "unconditional-generation"
+R1_INTERVAL = 4  # lazy regularisation: the penalty every 4th step, scaled by 4
+TASKS = {"gan": "unconditional-generation", "cgan": "class-conditional-generation"}
+DEFAULT_IDS = {("gan", "studio"): "fmnist-gan", ("gan", "dcgan"): "fmnist-dcgan-baseline",
+               ("cgan", "studio"): "fmnist-cgan"}
+ARCHITECTURE_NAMES = {("gan", "studio"): "studio-gan-generator", ("gan", "dcgan"): "dcgan-generator",
+                      ("cgan", "studio"): "studio-cgan-generator"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,19 +42,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=20000, help="stop after this many generator steps")
     parser.add_argument("--minutes", type=float, default=None, help="stop after this much wall-clock time")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=2e-4)
-    parser.add_argument("--width", type=int, default=None, help="channel width (default: 32 studio, 64 dcgan)")
+    parser.add_argument("--lr", type=float, default=2e-4, help="generator learning rate")
+    parser.add_argument("--decay-from", type=float, default=1.0,
+                        help="fraction of the run (steps or minutes, whichever ends first) after which the "
+                             "learning rates decay linearly to zero; 1 keeps them constant")
+    parser.add_argument("--lr-d", type=float, default=None, help="discriminator learning rate (default: --lr)")
+    parser.add_argument("--beta1", type=float, default=0.5, help="Adam beta1 for both networks")
+    parser.add_argument("--beta2", type=float, default=0.999, help="Adam beta2 for both networks")
+    parser.add_argument("--width", type=int, default=None,
+                        help="generator width (default: 32 studio, 64 dcgan); the studio critic gets twice this")
     parser.add_argument("--z-dim", type=int, default=None, help="latent size (default: 64 studio, 100 dcgan)")
+    parser.add_argument("--critic", choices=("batch", "spectral", "r1"), default="batch",
+                        help="studio discriminator: batch norm + BCE, spectral norm + hinge loss, or R1 penalty + BCE")
+    parser.add_argument("--r1-gamma", type=float, default=0.1, help="R1 penalty weight (--critic r1)")
+    parser.add_argument("--aux-weight", type=float, default=1.0,
+                        help="cgan: weight of the critic's auxiliary class loss (0 turns it off)")
     parser.add_argument("--ema", type=float, default=0.999, help="generator EMA decay (studio only)")
-    parser.add_argument("--model-id", default=None, help="default: fmnist-gan or fmnist-dcgan-baseline")
+    parser.add_argument("--model-id", default=None, help="default: fmnist-gan, fmnist-dcgan-baseline or fmnist-cgan")
 
 
 def build_networks(args: argparse.Namespace):
-    if args.arch == "studio":
-        g_config = GeneratorConfig(z_dim=args.z_dim or 64, width=args.width or 32)
-        return g_config, Generator(g_config), Discriminator(DiscriminatorConfig(width=args.width or 32))
-    g_config = DCGANConfig(z_dim=args.z_dim or 100, width=args.width or 64)
-    return g_config, DCGANGenerator(g_config), DCGANDiscriminator(g_config)
+    """(generator config, generator, discriminator) for the run's kind and architecture."""
+    if args.arch == "dcgan":
+        if args.kind == "cgan":
+            raise SystemExit("cgan trains only --arch studio")
+        g_config = DCGANConfig(z_dim=args.z_dim or 100, width=args.width or 64)
+        return g_config, DCGANGenerator(g_config), DCGANDiscriminator(g_config)
+    width = args.width or 32
+    d_config = DiscriminatorConfig(width=2 * width, norm="none" if args.critic == "r1" else args.critic)
+    if args.kind == "cgan":
+        g_config = ConditionalGeneratorConfig(z_dim=args.z_dim or 64, width=width)
+        return g_config, ConditionalGenerator(g_config), ProjectionDiscriminator(d_config)
+    g_config = GeneratorConfig(z_dim=args.z_dim or 64, width=width)
+    return g_config, Generator(g_config), Discriminator(d_config)
 
 
 def dcgan_init(module: torch.nn.Module) -> None:
@@ -57,17 +86,54 @@ def dcgan_init(module: torch.nn.Module) -> None:
         torch.nn.init.zeros_(module.bias)
 
 
-def discriminator_loss(arch: str, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    if arch == "studio":
+def discriminator_loss(loss: str, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    if loss == "hinge":
         return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
-    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()  # BCE on logits
 
 
-def generator_loss(arch: str, fake_logits: torch.Tensor) -> torch.Tensor:
-    if arch == "studio":
+def generator_loss(loss: str, fake_logits: torch.Tensor) -> torch.Tensor:
+    if loss == "hinge":
         return -fake_logits.mean()
-    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+    return F.softplus(-fake_logits).mean()  # non-saturating BCE
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(generator: torch.nn.Module, z_dim: int, num_classes: int | None, batches: int = 64,
+                          batch_size: int = 256, seed: int = 0) -> None:
+    """Recompute batch-norm statistics for the EMA weights ("standing statistics"): the running
+    averages collected by the live generator do not match the averaged weights."""
+    rng = torch.Generator().manual_seed(seed)
+    device = next(generator.parameters()).device
+    norms = [m for m in generator.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over all batches
+    generator.train()
+    for _ in range(batches):
+        z = torch.randn(batch_size, z_dim, generator=rng).to(device)
+        if num_classes:
+            generator(z, torch.randint(0, num_classes, (batch_size,), generator=rng).to(device))
+        else:
+            generator(z)
+    for m in norms:
+        m.momentum = 0.1
+    generator.eval()
+
+
+def r1_penalty(D: torch.nn.Module, real: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    """Squared gradient norm of D at real images (Mescheder et al., 2018)."""
+    real = real.detach().requires_grad_(True)
+    logits = D(real, labels) if labels is not None else D(real)
+    (grad,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
+    return grad.pow(2).flatten(1).sum(1).mean()
+
+
+def lr_factor(progress_fraction: float, decay_from: float) -> float:
+    """Constant learning rate, then a linear decay to zero over the last part of the run."""
+    if decay_from >= 1 or progress_fraction <= decay_from:
+        return 1.0
+    return max(0.0, (1 - progress_fraction) / (1 - decay_from))
 
 
 @torch.no_grad()
@@ -82,20 +148,19 @@ def train(args: argparse.Namespace) -> Path:
     device = select_device(args.device)
     torch.manual_seed(args.seed)
     generator_rng = torch.Generator().manual_seed(args.seed)
-    images, _ = fashion_mnist.load_split("train", args.data)
-    data = fashion_mnist.to_model_range(images)
+    conditional = args.kind == "cgan"
+    loss = "hinge" if args.arch == "studio" and args.critic == "spectral" else "bce"
+    images, labels = fashion_mnist.load_split("train", args.data)
+    data, labels = fashion_mnist.to_model_range(images), torch.from_numpy(labels)
 
     g_config, G, D = build_networks(args)
     if args.arch == "dcgan":
         G.apply(dcgan_init)
         D.apply(dcgan_init)
-        betas = (0.5, 0.999)
-    else:
-        betas = (0.0, 0.9)
     G, D = G.to(device), D.to(device)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False) if args.arch == "studio" else None
-    opt_g = torch.optim.Adam(G.parameters(), lr=args.lr, betas=betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=args.lr, betas=betas)
+    opt_g = torch.optim.Adam(G.parameters(), lr=args.lr, betas=(args.beta1, args.beta2))
+    opt_d = torch.optim.Adam(D.parameters(), lr=args.lr_d or args.lr, betas=(args.beta1, args.beta2))
     step, elapsed = 0, 0.0
     state = load_checkpoint(args.run_dir)
     if state:
@@ -118,19 +183,39 @@ def train(args: argparse.Namespace) -> Path:
             "step": step, "elapsed": clock.elapsed, "arch": args.arch,
         })
 
-    progress = tqdm(total=args.steps, initial=step, desc=f"gan[{args.arch}]", mininterval=10)
+    progress = tqdm(total=args.steps, initial=step, desc=f"{args.kind}[{args.arch}]", mininterval=10)
     G.train()
     D.train()
     while step < args.steps and clock.elapsed < budget_s:
+        progress_fraction = max(step / args.steps, clock.elapsed / budget_s)
+        for optimizer, base_lr in ((opt_g, args.lr), (opt_d, args.lr_d or args.lr)):
+            for group in optimizer.param_groups:
+                group["lr"] = base_lr * lr_factor(progress_fraction, args.decay_from)
         idx = torch.randint(0, len(data), (args.batch_size,), generator=generator_rng)
         real = data[idx].to(device)
         z = torch.randn(args.batch_size, g_config.z_dim, generator=generator_rng).to(device)
-        fake = G(z)
-        d_loss = discriminator_loss(args.arch, D(real), D(fake.detach()))
+        if conditional:
+            real_y = labels[idx].to(device)
+            fake_y = torch.randint(0, g_config.num_classes, (args.batch_size,), generator=generator_rng).to(device)
+            fake = G(z, fake_y)
+            real_logits, real_classes = D.logits_and_classes(real, real_y)
+            fake_logits = D(fake.detach(), fake_y)
+            aux_d = F.cross_entropy(real_classes, real_y)
+        else:
+            fake = G(z)
+            real_logits, fake_logits = D(real), D(fake.detach())
+            aux_d = torch.zeros((), device=device)
+        d_loss = discriminator_loss(loss, real_logits, fake_logits) + args.aux_weight * aux_d
+        if args.arch == "studio" and args.critic == "r1" and step % R1_INTERVAL == 0:
+            d_loss = d_loss + args.r1_gamma / 2 * R1_INTERVAL * r1_penalty(D, real, real_y if conditional else None)
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
-        g_loss = generator_loss(args.arch, D(fake))
+        if conditional:
+            fake_logits, fake_classes = D.logits_and_classes(fake, fake_y)
+            g_loss = generator_loss(loss, fake_logits) + args.aux_weight * F.cross_entropy(fake_classes, fake_y)
+        else:
+            g_loss = generator_loss(loss, D(fake))
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
@@ -146,14 +231,16 @@ def train(args: argparse.Namespace) -> Path:
             log.info("step %d, %.0f s: checkpoint saved", step, clock.elapsed)
     progress.close()
     checkpoint()
+    if G_ema is not None:
+        recalibrate_batchnorm(G_ema, g_config.z_dim, g_config.num_classes if conditional else None)
     shipped = (G_ema if G_ema is not None else G).eval()
-    model_id = args.model_id or ("fmnist-gan" if args.arch == "studio" else "fmnist-dcgan-baseline")
+    key = (args.kind, args.arch)
     return export_model(
         args.export or args.run_dir / "model",
-        model_id=model_id,
-        task=TASK,
-        architecture="studio-gan-generator" if args.arch == "studio" else "dcgan-generator",
+        model_id=args.model_id or DEFAULT_IDS[key],
+        task=TASKS[args.kind],
+        architecture=ARCHITECTURE_NAMES[key],
         net=shipped.cpu(),
         training=training_record(step, clock.elapsed, device, batch_size=args.batch_size),
-        extra_tensors={"latent_directions": principal_directions(shipped, g_config.z_dim)},
+        extra_tensors=None if conditional else {"latent_directions": principal_directions(shipped, g_config.z_dim)},
     )

@@ -73,6 +73,11 @@ def restore(png_path: str | None):
     return (model_id, seed, n, psi, *values, image)
 
 
+def direction_slider(k: int, directions: sampling.LatentDirections) -> gr.Slider:
+    share = f" · {100 * float(directions.explained_variance[k]):.1f}%" if k < len(directions) else ""
+    return gr.Slider(*sampling.DIRECTION_RANGE, value=0.0, step=0.1, label=f"PC{k + 1}{share}", min_width=160)
+
+
 def build(demo: gr.Blocks) -> None:
     choices = model_choices()
     directions = sampling.latent_directions(choices[0])
@@ -81,18 +86,16 @@ def build(demo: gr.Blocks) -> None:
             model = gr.Dropdown(choices, value=choices[0], label="Model", allow_custom_value=True)
             with gr.Row():
                 seed = gr.Number(value=42, step=1, label="Seed", info=f"0 to {sampling.MAX_SEED}", scale=3)
-                dice = gr.Button("🎲 Random seed", scale=1)
+                dice = gr.Button("Random seed", scale=1)
             psi = gr.Slider(*sampling.PSI_RANGE, value=1.0, step=0.05, label="Truncation ψ",
                             info="Scales the latent toward its mean: lower is more typical, higher more varied.")
             num_samples = gr.Slider(1, sampling.MAX_SAMPLES, value=1, step=1, label="Samples",
                                     info="More than one shows a grid from consecutive seeds.")
             with gr.Accordion("Principal directions (GANSpace), in standard deviations", open=True):
-                sliders = [
-                    gr.Slider(*sampling.DIRECTION_RANGE, value=0.0, step=0.1,
-                              label=f"PC{k + 1} ({100 * float(directions.explained_variance[k]):.1f}% of variance)"
-                              if k < len(directions) else f"PC{k + 1}")
-                    for k in range(SLIDER_COUNT)
-                ]
+                sliders = []
+                for first in range(0, SLIDER_COUNT, 2):
+                    with gr.Row():
+                        sliders += [direction_slider(k, directions) for k in (first, first + 1)]
             reset_button = gr.Button("Reset ψ and directions")
         with gr.Column(scale=2):
             image = gr.Image(label="Sample", type="pil", format="png", elem_classes="crisp",

@@ -1,0 +1,81 @@
+"""Inference for class-conditional generators: samples of a class, one of each class, class morphs.
+
+Latents come from seeds exactly as in `models.sampling`, so seed s gives the same noise vector in
+every mode; a morph keeps that vector and interpolates the class embedding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from models.data.fashion_mnist import CLASS_NAMES
+from models.loading import load
+from models.sampling import (
+    InvalidRequestError, checkpoint_for, latents, to_uint8, validate_psi, validate_seeds,
+)
+
+TASK = "class-conditional-generation"
+MORPH_STEPS_RANGE = (2, 64)
+
+
+def class_index(label: str | int) -> int:
+    """A class given by name (case-insensitive) or index -> its index."""
+    if isinstance(label, str):
+        names = [n.lower() for n in CLASS_NAMES]
+        if label.strip().lower() in names:
+            return names.index(label.strip().lower())
+        if not label.strip().isdigit():
+            raise InvalidRequestError(f"Unknown class {label!r}. Classes: {', '.join(CLASS_NAMES)}.")
+        label = int(label)
+    if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or not 0 <= label < len(CLASS_NAMES):
+        raise InvalidRequestError(f"Class index must be 0 to {len(CLASS_NAMES) - 1}, not {label!r}.")
+    return int(label)
+
+
+def _generator(model_id: str, device: str | None):
+    net = load(checkpoint_for(model_id, TASK), device)
+    return net, next(net.parameters()).device
+
+
+@torch.inference_mode()
+def generate(model_id: str, label: str | int, seed: int, n: int = 1, psi: float = 1.0,
+             device: str | None = None) -> np.ndarray:
+    """`n` images of one class from consecutive seeds; uint8 [n, 28, 28]."""
+    index = class_index(label)
+    validate_seeds(seed, n)
+    validate_psi(psi)
+    net, param_device = _generator(model_id, device)
+    z = latents(range(seed, seed + n), net.config.z_dim).to(param_device) * psi
+    return to_uint8(net(z, torch.full((n,), index, device=param_device)))
+
+
+@torch.inference_mode()
+def one_of_each(model_id: str, seed: int, n: int = 1, psi: float = 1.0, device: str | None = None) -> np.ndarray:
+    """The latents of seeds seed .. seed + n - 1 dressed as every class; uint8 [num_classes, n, 28, 28]."""
+    validate_seeds(seed, n)
+    validate_psi(psi)
+    net, param_device = _generator(model_id, device)
+    k = net.config.num_classes
+    z = latents(range(seed, seed + n), net.config.z_dim).to(param_device).repeat(k, 1) * psi
+    labels = torch.arange(k, device=param_device).repeat_interleave(n)
+    images = to_uint8(net(z, labels))
+    return images.reshape(k, n, *images.shape[1:])
+
+
+@torch.inference_mode()
+def morph(model_id: str, label_a: str | int, label_b: str | int, seed: int, steps: int, psi: float = 1.0,
+          device: str | None = None) -> np.ndarray:
+    """Fixed latent, class embedding interpolated linearly from class A to class B; uint8 [steps, 28, 28]."""
+    a, b = class_index(label_a), class_index(label_b)
+    lo, hi = MORPH_STEPS_RANGE
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not lo <= steps <= hi:
+        raise InvalidRequestError(f"Steps must be a whole number from {lo} to {hi}, not {steps!r}.")
+    validate_seeds(seed, 1)
+    validate_psi(psi)
+    net, param_device = _generator(model_id, device)
+    t = torch.linspace(0, 1, steps, device=param_device)[:, None]
+    embeddings = net.embed(torch.tensor([a, b], device=param_device))
+    blended = (1 - t) * embeddings[0] + t * embeddings[1]
+    z = latents([seed], net.config.z_dim).to(param_device).expand(steps, -1) * psi
+    return to_uint8(net.synthesize(z, blended))

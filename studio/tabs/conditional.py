@@ -1,0 +1,140 @@
+"""Class-conditional generation: samples of a class, one of each class, and class morphs (strip + GIF)."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+from PIL import Image
+
+from models import conditional, registry, sampling
+from models.data.fashion_mnist import CLASS_NAMES
+from studio import pnginfo
+from studio.images import grid_image, labelled_rows_image, strip_image, write_gif
+from studio.ui import user_errors, whole_number
+
+DEFAULT_MODEL = "fmnist-cgan"
+MAX_ONE_OF_EACH_COLUMNS = 8
+_output_dir = Path(tempfile.mkdtemp(prefix="studio-conditional-"))
+
+
+def model_choices() -> list[str]:
+    ids = [c.id for c in registry.checkpoints(conditional.TASK)]
+    return sorted(ids, key=lambda i: (i != DEFAULT_MODEL, i))
+
+
+@user_errors
+def generate(model_id: str, class_name: str, num_samples: float, seed: float, psi: float) -> Image.Image:
+    """`num_samples` images of one class from consecutive seeds."""
+    seed, n = whole_number(seed, "Seed"), whole_number(num_samples, "Number of samples")
+    index = conditional.class_index(class_name)
+    pixels = conditional.generate(model_id, index, seed, n, float(psi))
+    return pnginfo.embed(grid_image(pixels), {
+        "tab": "conditional", "mode": "generate", "model_id": model_id, "class": CLASS_NAMES[index],
+        "num_samples": n, "seed": seed, "psi": float(psi)})
+
+
+@user_errors
+def one_of_each(model_id: str, num_samples: float, seed: float, psi: float) -> Image.Image:
+    """A row per class; column j is the latent of seed + j in every row."""
+    seed, n = whole_number(seed, "Seed"), whole_number(num_samples, "Number of samples")
+    columns = min(n, MAX_ONE_OF_EACH_COLUMNS)
+    pixels = conditional.one_of_each(model_id, seed, columns, float(psi))
+    return pnginfo.embed(labelled_rows_image(pixels, list(CLASS_NAMES)), {
+        "tab": "conditional", "mode": "one_of_each", "model_id": model_id, "num_samples": columns,
+        "seed": seed, "psi": float(psi)})
+
+
+@user_errors
+def morph(model_id: str, class_a: str, class_b: str, steps: float, seed: float, psi: float):
+    """Fixed latent, class embedding blended from A to B: a strip and an animated GIF."""
+    seed, steps = whole_number(seed, "Seed"), whole_number(steps, "Steps")
+    a, b = conditional.class_index(class_a), conditional.class_index(class_b)
+    frames = conditional.morph(model_id, a, b, seed, steps, float(psi))
+    params = {"tab": "conditional", "mode": "morph", "model_id": model_id, "class_a": CLASS_NAMES[a],
+              "class_b": CLASS_NAMES[b], "steps": steps, "seed": seed, "psi": float(psi)}
+    gif = write_gif(frames, _output_dir / f"{model_id}-morph-{a}-{b}-seed{seed}-{steps}.gif")
+    return pnginfo.embed(strip_image(frames), params), str(gif)
+
+
+def save_png(image: Image.Image | None) -> str | None:
+    """The shown image, parameters included, under a descriptive name for the Save button."""
+    if image is None or pnginfo.PNG_TEXT_KEY not in image.info:
+        return None
+    params = pnginfo.parse(image.info[pnginfo.PNG_TEXT_KEY])
+    return str(pnginfo.save_png(image, _output_dir / f"{params['model_id']}-{params['mode']}-seed{params['seed']}.png"))
+
+
+@user_errors
+def restore(png_path: str | None):
+    """Controls and image of a studio PNG from this tab (generate, one-of-each or morph)."""
+    if not png_path:
+        raise pnginfo.NotAStudioPNGError("Drop a PNG saved by the studio to restore its parameters.")
+    params = pnginfo.read(png_path)
+    if params.get("tab") != "conditional":
+        raise pnginfo.NotAStudioPNGError("That PNG was not made in the class-conditional tab.")
+    try:
+        model_id, seed, psi, mode = params["model_id"], params["seed"], params["psi"], params["mode"]
+        class_name = params.get("class", CLASS_NAMES[0])
+        n = params.get("num_samples", 1)
+        class_a, class_b = params.get("class_a", CLASS_NAMES[0]), params.get("class_b", CLASS_NAMES[1])
+        steps = params.get("steps", 16)
+    except (KeyError, TypeError) as error:
+        raise pnginfo.NotAStudioPNGError("That PNG's parameters are incomplete.") from error
+    if mode == "generate":
+        image = generate(model_id, class_name, n, seed, psi)
+    elif mode == "one_of_each":
+        image = one_of_each(model_id, n, seed, psi)
+    elif mode == "morph":
+        image, _ = morph(model_id, class_a, class_b, steps, seed, psi)
+    else:
+        raise pnginfo.NotAStudioPNGError(f"Unknown mode {mode!r} in that PNG.")
+    return model_id, class_name, n, seed, psi, class_a, class_b, steps, image
+
+
+def build(demo: gr.Blocks) -> None:
+    choices = model_choices()
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model", allow_custom_value=True)
+            class_name = gr.Dropdown(list(CLASS_NAMES), value=CLASS_NAMES[0], label="Class", allow_custom_value=True)
+            num_samples = gr.Slider(1, sampling.MAX_SAMPLES, value=8, step=1, label="Samples",
+                                    info=f"One of each uses up to {MAX_ONE_OF_EACH_COLUMNS} columns.")
+            with gr.Row():
+                seed = gr.Number(value=0, step=1, label="Seed", info=f"0 to {sampling.MAX_SEED}", scale=3)
+                dice = gr.Button("Random seed", scale=1)
+            psi = gr.Slider(*sampling.PSI_RANGE, value=1.0, step=0.05, label="Truncation ψ")
+            with gr.Row():
+                generate_button = gr.Button("Generate", variant="primary")
+                each_button = gr.Button("One of each")
+            with gr.Accordion("Class morph", open=True):
+                with gr.Row():
+                    class_a = gr.Dropdown(list(CLASS_NAMES), value="Sneaker", label="From", allow_custom_value=True)
+                    class_b = gr.Dropdown(list(CLASS_NAMES), value="Ankle boot", label="To", allow_custom_value=True)
+                steps = gr.Slider(*conditional.MORPH_STEPS_RANGE, value=16, step=1, label="Steps")
+                morph_button = gr.Button("Morph")
+        with gr.Column(scale=2):
+            image = gr.Image(label="Result", type="pil", format="png", elem_classes="crisp", interactive=False,
+                             height=520)
+            gif = gr.Image(label="Morph animation (GIF)", type="filepath", elem_classes="crisp", interactive=False,
+                           height=240)
+            with gr.Row():
+                save = gr.DownloadButton("Save PNG", value=None)
+                restore_file = gr.File(label="Restore parameters from a studio PNG", file_types=[".png"],
+                                       type="filepath", height=120)
+
+    events = [
+        generate_button.click(generate, [model, class_name, num_samples, seed, psi], image, api_name="generate"),
+        each_button.click(one_of_each, [model, num_samples, seed, psi], image, api_name="one_of_each"),
+        morph_button.click(morph, [model, class_a, class_b, steps, seed, psi], [image, gif], api_name="morph"),
+        dice.click(lambda: random.randint(0, sampling.MAX_SEED - sampling.MAX_SAMPLES), None, seed,
+                   api_visibility="private").then(generate, [model, class_name, num_samples, seed, psi], image,
+                                                 api_visibility="private"),
+        restore_file.upload(restore, restore_file,
+                            [model, class_name, num_samples, seed, psi, class_a, class_b, steps, image],
+                            api_name="restore_conditional", api_visibility="undocumented"),
+    ]
+    for event in events:
+        event.then(save_png, image, save, api_visibility="private")
