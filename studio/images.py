@@ -50,7 +50,7 @@ def labelled_rows_image(images: np.ndarray, labels: list[str]) -> Image.Image:
     rows, cols, h, w = images.shape
     grid = upscale(tile(images.reshape(rows * cols, h, w), cols=cols), GRID_DISPLAY_SIZE)
     factor = grid.height // (rows * h + (rows - 1) * GRID_GAP)
-    font = ImageFont.load_default(size=max(12, 4 * factor))
+    font = ImageFont.load_default(size=max(12, 6 * factor))
     margin = int(max(ImageDraw.Draw(grid).textlength(label, font=font) for label in labels)) + 3 * factor
     canvas = Image.new("L", (grid.width + margin, grid.height), 0)
     canvas.paste(grid, (margin, 0))

@@ -47,6 +47,11 @@ def test_generated_images_are_classified_as_their_class():
         assert (predicted_classes(pixels) == index).mean() >= 0.6, CLASS_NAMES[index]
 
 
+def test_the_latent_still_matters_within_a_class():
+    pixels = conditional.generate(CGAN, "Dress", seed=0, n=16, device="cpu").astype(float)
+    assert pixels.std(axis=0).mean() > 10  # a collapsed generator draws one dress for every seed
+
+
 def test_one_of_each_keeps_the_latent_and_changes_the_class():
     rows = conditional.one_of_each(CGAN, seed=5, n=2, device="cpu")
     assert rows.shape == (10, 2, 28, 28)

@@ -100,7 +100,12 @@ class ProjectionDiscriminator(nn.Module):
         wrap = spectral_norm if config.norm == "spectral" else (lambda layer: layer)
         self.features = nn.Sequential(discriminator_trunk(config), MinibatchStdDev())
         self.head = wrap(nn.Linear(feature_dim, 1))
-        self.class_projection = wrap(nn.Embedding(num_classes, feature_dim))
+        projection = nn.Embedding(num_classes, feature_dim)
+        if config.norm == "spectral":
+            self.class_projection = spectral_norm(projection)  # normalised, so its N(0, 1) init is harmless
+        else:
+            nn.init.zeros_(projection.weight)  # unnormalised N(0, 1) rows would outweigh the head ~80x at first
+            self.class_projection = projection
         self.class_head = nn.Linear(feature_dim, num_classes)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

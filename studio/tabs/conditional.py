@@ -9,20 +9,15 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from models import conditional, registry, sampling
+from models import conditional, sampling
 from models.data.fashion_mnist import CLASS_NAMES
 from studio import pnginfo
 from studio.images import grid_image, labelled_rows_image, strip_image, write_gif
-from studio.ui import user_errors, whole_number
+from studio.ui import model_choices, save_for_download, tab_parameters, user_errors, whole_number
 
 DEFAULT_MODEL = "fmnist-cgan"
 MAX_ONE_OF_EACH_COLUMNS = 8
 _output_dir = Path(tempfile.mkdtemp(prefix="studio-conditional-"))
-
-
-def model_choices() -> list[str]:
-    ids = [c.id for c in registry.checkpoints(conditional.TASK)]
-    return sorted(ids, key=lambda i: (i != DEFAULT_MODEL, i))
 
 
 @user_errors
@@ -60,21 +55,13 @@ def morph(model_id: str, class_a: str, class_b: str, steps: float, seed: float, 
 
 
 def save_png(image: Image.Image | None) -> str | None:
-    """The shown image, parameters included, under a descriptive name for the Save button."""
-    if image is None or pnginfo.PNG_TEXT_KEY not in image.info:
-        return None
-    params = pnginfo.parse(image.info[pnginfo.PNG_TEXT_KEY])
-    return str(pnginfo.save_png(image, _output_dir / f"{params['model_id']}-{params['mode']}-seed{params['seed']}.png"))
+    return save_for_download(image, _output_dir, lambda p: f"{p['model_id']}-{p['mode']}-seed{p['seed']}.png")
 
 
 @user_errors
 def restore(png_path: str | None):
     """Controls and image of a studio PNG from this tab (generate, one-of-each or morph)."""
-    if not png_path:
-        raise pnginfo.NotAStudioPNGError("Drop a PNG saved by the studio to restore its parameters.")
-    params = pnginfo.read(png_path)
-    if params.get("tab") != "conditional":
-        raise pnginfo.NotAStudioPNGError("That PNG was not made in the class-conditional tab.")
+    params = tab_parameters(png_path, "conditional", "class-conditional")
     try:
         model_id, seed, psi, mode = params["model_id"], params["seed"], params["psi"], params["mode"]
         class_name = params.get("class", CLASS_NAMES[0])
@@ -95,7 +82,7 @@ def restore(png_path: str | None):
 
 
 def build(demo: gr.Blocks) -> None:
-    choices = model_choices()
+    choices = model_choices(conditional.TASK, DEFAULT_MODEL)
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model", allow_custom_value=True)
@@ -109,7 +96,9 @@ def build(demo: gr.Blocks) -> None:
             with gr.Row():
                 generate_button = gr.Button("Generate", variant="primary")
                 each_button = gr.Button("One of each")
-            with gr.Accordion("Class morph", open=True):
+            with gr.Group():
+                gr.Markdown("**Class morph**: the latent stays fixed while the class blends from one to the other.",
+                            padding=True)
                 with gr.Row():
                     class_a = gr.Dropdown(list(CLASS_NAMES), value="Sneaker", label="From", allow_custom_value=True)
                     class_b = gr.Dropdown(list(CLASS_NAMES), value="Ankle boot", label="To", allow_custom_value=True)
@@ -117,7 +106,7 @@ def build(demo: gr.Blocks) -> None:
                 morph_button = gr.Button("Morph")
         with gr.Column(scale=2):
             image = gr.Image(label="Result", type="pil", format="png", elem_classes="crisp", interactive=False,
-                             height=520)
+                             height=640)
             gif = gr.Image(label="Morph animation (GIF)", type="filepath", elem_classes="crisp", interactive=False,
                            height=240)
             with gr.Row():

@@ -9,19 +9,14 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from models import registry, sampling
+from models import sampling
 from studio import pnginfo
 from studio.images import grid_image
-from studio.ui import user_errors, whole_number
+from studio.ui import model_choices, save_for_download, tab_parameters, user_errors, whole_number
 
 SLIDER_COUNT = 10
 DEFAULT_MODEL = "fmnist-gan"
 _saved_dir = Path(tempfile.mkdtemp(prefix="studio-latent-"))
-
-
-def model_choices() -> list[str]:
-    ids = [c.id for c in registry.checkpoints(sampling.TASK)]
-    return sorted(ids, key=lambda i: (i != DEFAULT_MODEL, i))
 
 
 @user_errors
@@ -36,12 +31,7 @@ def sample(model_id: str, seed: float, num_samples: float, psi: float, *directio
 
 
 def save_png(image: Image.Image | None) -> str | None:
-    """Write the shown image, parameters included, under a descriptive file name for the Save button."""
-    if image is None or pnginfo.PNG_TEXT_KEY not in image.info:
-        return None
-    params = pnginfo.parse(image.info[pnginfo.PNG_TEXT_KEY])
-    path = _saved_dir / f"{params['model_id']}-seed{params['seed']}-n{params['num_samples']}.png"
-    return str(pnginfo.save_png(image, path))
+    return save_for_download(image, _saved_dir, lambda p: f"{p['model_id']}-seed{p['seed']}-n{p['num_samples']}.png")
 
 
 @user_errors
@@ -59,11 +49,7 @@ def reset(model_id: str, seed: float, num_samples: float):
 @user_errors
 def restore(png_path: str | None):
     """Read a studio PNG and return every control's value plus the regenerated image."""
-    if not png_path:
-        raise pnginfo.NotAStudioPNGError("Drop a PNG saved by the studio to restore its parameters.")
-    params = pnginfo.read(png_path)
-    if params.get("tab") != "latent":
-        raise pnginfo.NotAStudioPNGError("That PNG was not made in the latent-sampling tab.")
+    params = tab_parameters(png_path, "latent", "latent-sampling")
     try:
         model_id, seed, n, psi = params["model_id"], params["seed"], params["num_samples"], params["psi"]
         values = list(params["directions"]) + [0.0] * (SLIDER_COUNT - len(params["directions"]))
@@ -79,7 +65,7 @@ def direction_slider(k: int, directions: sampling.LatentDirections) -> gr.Slider
 
 
 def build(demo: gr.Blocks) -> None:
-    choices = model_choices()
+    choices = model_choices(sampling.TASK, DEFAULT_MODEL)
     directions = sampling.latent_directions(choices[0])
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
