@@ -1,9 +1,9 @@
 """The studio's unconditional GAN for 28x28 grayscale images.
 
 Generator: a DCGAN-family stack (linear to 7x7, two stride-2 transposed convolutions, a 3x3 output
-convolution). Discriminator: two spectral-normalised stride-2 convolutions and a linear head,
-trained with the hinge loss, which keeps the game stable without batch norm in the critic. Both
-are sized to train on a CPU in minutes.
+convolution). Discriminator: two stride-2 convolutions and a linear head, normalised by batch norm
+(the shipped models), spectral norm (for the hinge loss) or nothing (for an R1 penalty); the
+training script picks the loss that goes with each. Both are sized to train on a CPU in minutes.
 """
 
 from __future__ import annotations
