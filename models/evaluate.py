@@ -26,7 +26,6 @@ from models import registry
 from models.data import fashion_mnist
 from models.loading import load
 
-log = logging.getLogger(__name__)
 CLASSIFIER_ID = "fmnist-classifier"
 
 

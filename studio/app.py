@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import gradio as gr
 
 from studio import __version__
@@ -27,3 +29,12 @@ def build_app() -> gr.Blocks:
 def launch_kwargs() -> dict:
     """Arguments every launch shares (CSS, limits, error display)."""
     return {"css": CSS, "max_file_size": MAX_UPLOAD_SIZE, "show_error": True}
+
+
+def launch_on_free_port(demo: gr.Blocks) -> str:
+    """Serve `demo` on 127.0.0.1 at a free port, as launch.py would, without blocking; returns its URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs())
+    return f"http://127.0.0.1:{port}/"

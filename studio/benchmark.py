@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import socket
 import time
 from collections.abc import Callable
 
@@ -21,7 +20,7 @@ from gradio_client import Client
 
 from models import conditional, sampling
 from models.loading import load
-from studio.app import build_app, launch_kwargs
+from studio.app import build_app, launch_on_free_port
 from studio.images import grid_image
 
 GAN, CGAN = "fmnist-gan", "fmnist-cgan"
@@ -37,12 +36,6 @@ def timings(call: Callable[[int], object], repeats: int) -> tuple[float, float]:
         call(i)
         times.append(time.perf_counter() - start)
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -67,10 +60,9 @@ def main(argv: list[str] | None = None) -> None:
     with demo:
         floor_output = gr.Image(type="pil", format="png", visible=False)
         gr.Button(visible=False).click(lambda: fixed, None, floor_output, api_name="floor")
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs())
+    url = launch_on_free_port(demo)
     try:
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        client = Client(url, verbose=False)
         api_rows = {
             "API floor: fixed image, same size": lambda i: client.predict(api_name="/floor"),
             "API /sample, 1 sample": lambda i: client.predict(GAN, i, 1, 1.0, *SLIDERS, api_name="/sample"),

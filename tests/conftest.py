@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import socket
 import struct
 from pathlib import Path
 
@@ -28,21 +27,13 @@ def synthetic_fashion_mnist(tmp_path_factory) -> Path:
     return folder
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def app_url():
     """The studio, launched in this test session on a free port, served the way launch.py serves it."""
-    from studio.app import build_app, launch_kwargs
+    from studio.app import build_app, launch_on_free_port
 
     demo = build_app()
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs())
-    yield f"http://127.0.0.1:{port}/"
+    yield launch_on_free_port(demo)
     demo.close()
 
 
