@@ -10,9 +10,14 @@ import numpy as np
 import torch
 
 from models.data.fashion_mnist import CLASS_NAMES
+from models.errors import InvalidRequestError
 from models.loading import load
 from models.sampling import (
-    InvalidRequestError, checkpoint_for, latents, to_uint8, validate_psi, validate_seeds,
+    checkpoint_for,
+    latents,
+    to_uint8,
+    validate_psi,
+    validate_seeds,
 )
 
 TASK = "class-conditional-generation"

@@ -3,12 +3,25 @@
     python -m models.evaluate classifier [--model fmnist-classifier]
     python -m models.evaluate gan --model fmnist-gan --model fmnist-dcgan-baseline [--samples 10000]
     python -m models.evaluate cgan [--model fmnist-cgan] [--per-class 1000]
+    python -m models.evaluate vae [--model fmnist-vae]
+    python -m models.evaluate inpaint [--model photo-inpaint] [--data ../shared/data/dtd10] [--pictures DIR]
+    python -m models.evaluate texture [--model dtd10-texture] [--data ../shared/data/dtd10]
 
 For generators it reports (a) the Frechet distance between the classifier's penultimate features
 of generated samples and of the test set, next to the same distance for real training images vs
 the test set (the floor), and (b) the entropy of the histogram of predicted classes (mode coverage;
 log 10 = 2.303 is perfect). For class-conditional generators it reports, per class, the share of
 samples the classifier assigns to the requested class, and the Frechet distance over all classes.
+For VAEs it reports, on the 10,000 test images, the mean reconstruction PSNR, the negative ELBO in
+nats per image (Bernoulli likelihood of the intensities in [0, 1], KL to N(0, I); averaged over
+`--elbo-samples` posterior draws), and the classifier's accuracy on the reconstructions next to
+its accuracy on the originals. For inpainting it fills thin, medium and thick brush-stroke holes
+(one of each per photo, seeded) in the centre 256x256 crops of held-out photos (DTD val1, never
+seen in training) and reports the mean PSNR inside the hole for the model and, in the same run,
+for OpenCV's Telea inpainting and for a fill with the mean colour of the known pixels. For texture
+classifiers it reports the accuracy on a held-out DTD split (val1) with the confusion matrix, and, in
+the same run, a classical baseline: uniform LBP histograms at 3 scales plus an HSV colour histogram,
+classified by an RBF SVM (scikit-learn) trained on the training split.
 `--write` records the numbers in each checkpoint's model.json.
 """
 
@@ -21,9 +34,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
-from models import registry
+from models import registry, vae
 from models.data import fashion_mnist
+from models.data.photos import DTD_DIR
 from models.loading import load
 
 CLASSIFIER_ID = "fmnist-classifier"
@@ -115,6 +130,160 @@ def evaluate_cgan(model_ids: list[str], per_class: int, seed: int, data: Path, c
     return results
 
 
+@torch.inference_mode()
+def evaluate_vae(model_ids: list[str], data: Path, classifier_id: str, elbo_samples: int, seed: int) -> dict:
+    images, labels = fashion_mnist.load_split("test", data)
+    originals = fashion_mnist.to_model_range(images)
+    classifier = load(classifier_id)
+    results = {}
+    for model_id in model_ids:
+        net = load(model_id)
+        device = next(net.parameters()).device
+        rng = torch.Generator().manual_seed(seed)
+        psnrs, nelbos, reconstructions = [], [], []
+        for chunk in originals.split(1000):
+            x = chunk.to(device)
+            reconstruction = net(x).cpu()
+            reconstructions.append(reconstruction)
+            psnrs.append(vae.psnr(reconstruction, chunk))
+            draws = [sum(vae.negative_elbo_terms(net, x, torch.randn(len(x), net.config.latent_dim,
+                                                                     generator=rng).to(device))).cpu()
+                     for _ in range(elbo_samples)]
+            nelbos.append(torch.stack(draws).mean(0))
+        _, predicted = classifier_outputs(classifier, torch.cat(reconstructions))
+        _, predicted_originals = classifier_outputs(classifier, originals)
+        results[model_id] = {
+            "reconstruction_psnr_db": float(torch.cat(psnrs).mean()),
+            "negative_elbo_nats": float(torch.cat(nelbos).mean()),
+            "classifier_accuracy_on_reconstructions": float((predicted == labels).mean()),
+            "classifier_accuracy_on_originals": float((predicted_originals == labels).mean()),
+        }
+    return results
+
+
+def hole_psnr(prediction: np.ndarray, truth: np.ndarray, hole: np.ndarray) -> float:
+    """PSNR in dB over the hole's pixels (all channels) of uint8 images."""
+    error = prediction[hole].astype(np.float64) - truth[hole].astype(np.float64)
+    return float(10 * np.log10(255**2 / max(np.mean(error**2), 1e-10)))
+
+
+def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
+    top, left = (image.shape[0] - size) // 2, (image.shape[1] - size) // 2
+    return image[top : top + size, left : left + size]
+
+
+def evaluate_inpaint(model_ids: list[str], data: Path, split: str, size: int, seed: int, limit: int | None,
+                     pictures: Path | None) -> dict:
+    try:
+        import cv2
+    except ImportError as error:
+        raise SystemExit("inpainting evaluation needs OpenCV: pip install -e '.[test]'") from error
+    from models import inpaint
+    from models.data.masks import MASK_KINDS, brush_mask
+    from models.data.photos import dtd_split, load_rgb
+
+    def telea(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        filled = cv2.inpaint(image[..., ::-1].copy(), hole.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
+        return filled[..., ::-1]
+
+    def mean_fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        filled = image.copy()
+        filled[hole] = image[~hole].mean(axis=0).round().astype(np.uint8)
+        return filled
+
+    methods = {m: (lambda image, hole, m=m: inpaint.inpaint(m, image, hole)) for m in model_ids}
+    methods |= {"opencv-telea": telea, "mean-colour-fill": mean_fill}
+    scores = {name: {kind: [] for kind in MASK_KINDS} for name in methods}
+    examples = []
+    for i, (path, _) in enumerate(dtd_split(data, split)[:limit]):
+        truth = centre_crop(load_rgb(path, size), size)
+        for k, kind in enumerate(MASK_KINDS):
+            hole = brush_mask(size, size, kind, np.random.default_rng([seed, i, k]))
+            outputs = {name: fill(truth, hole) for name, fill in methods.items()}
+            for name, output in outputs.items():
+                scores[name][kind].append(hole_psnr(output, truth, hole))
+            if pictures is not None and i % 100 == 0:
+                masked = np.where(hole[..., None], 255, truth).astype(np.uint8)
+                examples.append(np.concatenate([masked, outputs["opencv-telea"], outputs[model_ids[0]], truth], 1))
+    if pictures is not None and examples:
+        pictures.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.concatenate(examples, 0)).save(pictures / "before-after.jpg", quality=85)
+    return {name: {**{f"hole_psnr_{kind}": float(np.mean(v)) for kind, v in by_kind.items()},
+                   "hole_psnr_mean": float(np.mean([x for v in by_kind.values() for x in v]))}
+            for name, by_kind in scores.items()}
+
+
+def uniform_lbp_histogram(gray: np.ndarray, radius: int, points: int = 8) -> np.ndarray:
+    """Rotation-invariant uniform LBP (P + 2 bins, as skimage's "uniform") of a float image, normalised."""
+    h, w = gray.shape
+    margin = radius + 1  # bilinear sampling reaches one pixel past the radius
+    centre = gray[margin : h - margin, margin : w - margin]
+    bits = []
+    for p in range(points):
+        dy, dx = -radius * np.sin(2 * np.pi * p / points), radius * np.cos(2 * np.pi * p / points)
+        y0, x0 = int(np.floor(dy)), int(np.floor(dx))
+        fy, fx = dy - y0, dx - x0
+
+        def shifted(oy: int, ox: int) -> np.ndarray:
+            return gray[margin + oy : h - margin + oy, margin + ox : w - margin + ox]
+
+        sample = ((1 - fy) * (1 - fx) * shifted(y0, x0) + (1 - fy) * fx * shifted(y0, x0 + 1)
+                  + fy * (1 - fx) * shifted(y0 + 1, x0) + fy * fx * shifted(y0 + 1, x0 + 1))
+        bits.append(sample >= centre - 1e-9)
+    bits = np.stack(bits).astype(np.int8)
+    transitions = np.abs(np.diff(np.concatenate([bits, bits[:1]]), axis=0)).sum(0)
+    codes = np.where(transitions <= 2, bits.sum(0), points + 1)
+    return np.bincount(codes.ravel(), minlength=points + 2) / codes.size
+
+
+def lbp_hsv_features(image: np.ndarray) -> np.ndarray:
+    """Uniform LBP at radii 1, 2, 3 and a 8x4x4 HSV histogram of an RGB uint8 image."""
+    gray = np.asarray(Image.fromarray(image).convert("L"), np.float64)
+    hsv = np.asarray(Image.fromarray(image).convert("HSV")).reshape(-1, 3) // np.array([32, 64, 64])
+    colour = np.bincount(hsv[:, 0] * 16 + hsv[:, 1] * 4 + hsv[:, 2], minlength=128) / len(hsv)
+    return np.concatenate([*(uniform_lbp_histogram(gray, r) for r in (1, 2, 3)), colour])
+
+
+def evaluate_texture(model_ids: list[str], data: Path, train_split: str, split: str) -> dict:
+    try:
+        from sklearn.model_selection import GridSearchCV
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+        from sklearn.svm import SVC
+    except ImportError as error:
+        raise SystemExit("the texture baseline needs scikit-learn: pip install -e '.[test]'") from error
+    from models import texture
+    from models.data.photos import dtd_classes, dtd_split, load_rgb
+
+    classes = dtd_classes(data)
+    train = [(load_rgb(p, 256), classes.index(c)) for p, c in dtd_split(data, train_split)]
+    held_out = [(load_rgb(p, 256), classes.index(c)) for p, c in dtd_split(data, split)]
+    truth = np.array([label for _, label in held_out])
+    results = {}
+    for model_id in model_ids:
+        net, names = load(model_id), texture.class_names(model_id)
+        predicted_names = [names[texture.predict_probabilities(net, image).argmax()] for image, _ in held_out]
+        predicted = np.array([classes.index(n) if n in classes else -1 for n in predicted_names])
+        results[model_id] = _accuracy_and_confusion(predicted, truth, classes, split)
+    svm = GridSearchCV(make_pipeline(StandardScaler(), SVC(kernel="rbf")),
+                       {"svc__C": [1, 10, 100], "svc__gamma": ["scale", 0.01, 0.001]}, cv=4)
+    svm.fit(np.stack([lbp_hsv_features(image) for image, _ in train]), [label for _, label in train])
+    predicted = svm.predict(np.stack([lbp_hsv_features(image) for image, _ in held_out]))
+    results["lbp-hsv-svm baseline"] = _accuracy_and_confusion(predicted, truth, classes, split)
+    return results
+
+
+def _accuracy_and_confusion(predicted: np.ndarray, truth: np.ndarray, classes: list[str], split: str) -> dict:
+    """Accuracy, recall per class, and the confusion matrix (rows: true class, columns: predicted; a
+    prediction outside the data's classes counts in no column)."""
+    confusion = np.zeros((len(classes), len(classes)), int)
+    known = predicted >= 0
+    np.add.at(confusion, (truth[known], predicted[known]), 1)
+    return {f"{split}_accuracy": float((predicted == truth).mean()),
+            **{f"recall_{name}": float(confusion[k, k] / max(confusion[k].sum(), 1)) for k, name in enumerate(classes)},
+            "confusion": confusion.tolist()}
+
+
 def evaluate_classifier(model_id: str, data: Path) -> dict:
     images, labels = fashion_mnist.load_split("test", data)
     _, preds = classifier_outputs(load(model_id), fashion_mnist.to_model_range(images))
@@ -133,34 +302,59 @@ def write_metrics(model_id: str, metrics: dict) -> None:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m models.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=("classifier", "gan", "cgan"))
+    parser.add_argument("kind", choices=("classifier", "gan", "cgan", "vae", "inpaint", "texture"))
     parser.add_argument("--model", action="append", dest="models", help="checkpoint id (repeatable)")
     parser.add_argument("--samples", type=int, default=10000, help="gan: samples per model")
     parser.add_argument("--per-class", type=int, default=1000, help="cgan: samples per class")
+    parser.add_argument("--elbo-samples", type=int, default=4, help="vae: posterior draws per image for the ELBO")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--classifier", default=CLASSIFIER_ID)
-    parser.add_argument("--data", type=Path, default=fashion_mnist.DEFAULT_DIR)
+    parser.add_argument("--data", type=Path, default=None,
+                        help="Fashion-MNIST folder; for inpaint a DTD-layout folder (default ../shared/data/dtd10)")
+    parser.add_argument("--split", default="val1", help="inpaint, texture: DTD split of held-out photos")
+    parser.add_argument("--train-split", default="train1", help="texture: split the baseline trains on")
+    parser.add_argument("--size", type=int, default=256, help="inpaint: side of the centre crop scored")
+    parser.add_argument("--limit", type=int, default=None, help="inpaint: score only the first N photos")
+    parser.add_argument("--pictures", type=Path, default=None, help="inpaint: write before/after pictures here")
     parser.add_argument("--write", action="store_true", help="record the metrics in model.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.data is None:
+        args.data = DTD_DIR if args.kind in ("inpaint", "texture") else fashion_mnist.DEFAULT_DIR
     if args.kind == "classifier":
         results = evaluate_classifier((args.models or [args.classifier])[0], args.data)
     elif args.kind == "gan":
         model_ids = args.models or [c.id for c in registry.checkpoints("unconditional-generation")]
         results = evaluate_gan(model_ids, args.samples, args.seed, args.data, args.classifier)
-    else:
+    elif args.kind == "cgan":
         model_ids = args.models or [c.id for c in registry.checkpoints("class-conditional-generation")]
         results = evaluate_cgan(model_ids, args.per_class, args.seed, args.data, args.classifier)
-    settings = {"gan": {"samples": args.samples}, "cgan": {"samples_per_class": args.per_class}}.get(args.kind, {})
-    if settings:
+    elif args.kind == "vae":
+        model_ids = args.models or [c.id for c in registry.checkpoints(vae.TASK)]
+        results = evaluate_vae(model_ids, args.data, args.classifier, args.elbo_samples, args.seed)
+    elif args.kind == "inpaint":
+        model_ids = args.models or [c.id for c in registry.checkpoints("inpainting")]
+        results = evaluate_inpaint(model_ids, args.data, args.split, args.size, args.seed, args.limit, args.pictures)
+    else:
+        model_ids = args.models or [c.id for c in registry.checkpoints("texture-classification")]
+        results = evaluate_texture(model_ids, args.data, args.train_split, args.split)
+    settings = {"gan": {"samples": args.samples}, "cgan": {"samples_per_class": args.per_class},
+                "vae": {"elbo_samples": args.elbo_samples, "likelihood": "bernoulli"},
+                "inpaint": {"photos": f"{args.data.name} {args.split}", "crop": args.size},
+                "texture": {"photos": f"{args.data.name} {args.split}"}}.get(args.kind, {})
+    if settings and args.kind not in ("inpaint", "texture"):
         settings["classifier"] = args.classifier
     registered = {c.id for c in registry.checkpoints()}
     for name, metrics in results.items():
         print(name)
         for metric, value in metrics.items():
-            print(f"  {metric:<32} {value:.4f}")
+            if isinstance(value, list):
+                print(f"  {metric} (rows: true class, columns: predicted)")
+                print("\n".join("    " + " ".join(f"{v:3d}" for v in row) for row in value))
+            else:
+                print(f"  {metric:<40} {value:.4f}")
         if args.write and name in registered:
-            write_metrics(name, {k: round(v, 4) for k, v in metrics.items()} | settings)
+            write_metrics(name, {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()} | settings)
     return results
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
@@ -70,7 +70,7 @@ def read_checkpoint(directory: Path | str) -> Checkpoint:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _scan(assets_dir: Path) -> dict[str, Checkpoint]:
     entries = (read_checkpoint(p.parent) for p in sorted(assets_dir.glob(f"*/{ENTRY_FILE}")))
     return {c.id: c for c in entries}

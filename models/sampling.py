@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from models import registry
+from models.errors import InvalidRequestError
 from models.loading import load, verified_tensors
 
 TASK = "unconditional-generation"
@@ -21,10 +22,6 @@ MAX_SAMPLES = 64
 PSI_RANGE = (0.0, 2.0)
 DIRECTION_RANGE = (-5.0, 5.0)  # standard deviations along a principal direction
 _BATCH = 64
-
-
-class InvalidRequestError(ValueError):
-    """A request the caller can fix (bad seed, count, psi, direction values)."""
 
 
 @dataclass(frozen=True)

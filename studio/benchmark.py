@@ -1,29 +1,58 @@
 """Benchmark: `python -m studio.benchmark [--calls 100] [--repeats 50]`.
 
 Prints model-only times (latent sampler for 1 and 64 samples; class-conditional generator for 1 and
-64 samples and a 16-step morph), then the p50/p95 latency of the API endpoints called through
-gradio_client, next to a trivial endpoint that returns a fixed image of the same size from the
-same server in the same run (the framework's own floor).
+64 samples and a 16-step morph; VAE encode of one image and a 16-step interpolation; inpainting of
+a 512x512 photo with a medium brush mask and of a 2048x1536 photo with a small one, pre- and
+post-processing included; texture classification of a 512x512 photo), then the p50/p95 latency of
+the API endpoints called through gradio_client, next to a trivial endpoint that returns a fixed
+image of the same size from the same server in the same run (the framework's own floor).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
 import torch
-from gradio_client import Client
+from gradio_client import Client, handle_file
+from PIL import Image
 
-from models import conditional, sampling
+from models import conditional, inpaint, sampling, texture, vae
+from models.data.masks import brush_mask
 from models.loading import load
+from models.registry import ASSETS_DIR
 from studio.app import build_app, launch_on_free_port
 from studio.images import grid_image
 
-GAN, CGAN = "fmnist-gan", "fmnist-cgan"
+GAN, CGAN, VAE, INPAINT, TEXTURE = "fmnist-gan", "fmnist-cgan", "fmnist-vae", "photo-inpaint", "dtd10-texture"
+VAE_EXAMPLES = sorted((ASSETS_DIR / "examples" / "fashion-mnist").glob("*.png"))
+PHOTO = ASSETS_DIR / "examples" / "dtd" / "cracked_0048.jpg"
+
+
+def photo_and_mask(width: int, height: int, mask_box: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The example photo at width x height and a medium brush mask over all of it, or over a
+    `mask_box`-pixel square in its middle (a small mask)."""
+    image = np.asarray(Image.open(PHOTO).convert("RGB").resize((width, height), Image.Resampling.BICUBIC))
+    if mask_box is None:
+        return image, brush_mask(height, width, "medium", np.random.default_rng(0))
+    mask = np.zeros((height, width), bool)
+    top, left = (height - mask_box) // 2, (width - mask_box) // 2
+    mask[top : top + mask_box, left : left + mask_box] = brush_mask(mask_box, mask_box, "medium",
+                                                                    np.random.default_rng(0))
+    return image, mask
+
+
+def saved(array: np.ndarray, directory: Path, name: str) -> str:
+    path = directory / name
+    Image.fromarray(array.astype(np.uint8) * (255 if array.dtype == bool else 1)).save(path)
+    return str(path)
 SLIDERS = [0.0] * 10
 
 
@@ -43,17 +72,30 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=100, help="API calls per endpoint")
     parser.add_argument("--repeats", type=int, default=50, help="model-only repetitions")
+    parser.add_argument("--photo-calls", type=int, default=20,
+                        help="API calls and model repetitions for the inpainting and texture rows")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
+    examples = np.stack([np.asarray(Image.open(p)) for p in VAE_EXAMPLES])
     model_rows = {
         "sample, 1 sample": lambda i: sampling.sample(GAN, i, 1),
         "sample, 64 samples": lambda i: sampling.sample(GAN, i, 64),
         "generate, 1 sample": lambda i: conditional.generate(CGAN, i % 10, i, 1),
         "generate, 64 samples": lambda i: conditional.generate(CGAN, i % 10, i, 64),
         "morph, 16 steps": lambda i: conditional.morph(CGAN, i % 10, (i + 1) % 10, i, 16),
+        "encode, 1 image": lambda i: vae.encode(VAE, examples[i % 20][None]),
+        "interpolate, 16 steps": lambda i: vae.interpolate(VAE, examples[i % 20], examples[(i + 1) % 20], 16, "slerp"),
     }
     rows = [(f"model only: {name}", *timings(call, args.repeats)) for name, call in model_rows.items()]
+    medium, small = photo_and_mask(512, 512), photo_and_mask(2048, 1536, mask_box=256)
+    texture_image = medium[0]
+    photo_rows = {
+        "inpaint 512x512, medium mask": lambda i: inpaint.inpaint(INPAINT, *medium),
+        "inpaint 2048x1536, small mask": lambda i: inpaint.inpaint(INPAINT, *small),
+        "classify texture, 512x512": lambda i: texture.classify(TEXTURE, texture_image),
+    }
+    rows += [(f"model only: {name}", *timings(call, args.photo_calls)) for name, call in photo_rows.items()]
 
     fixed = grid_image(sampling.sample(GAN, 0, 1))
     demo = build_app()
@@ -61,8 +103,13 @@ def main(argv: list[str] | None = None) -> None:
         floor_output = gr.Image(type="pil", format="png", visible=False)
         gr.Button(visible=False).click(lambda: fixed, None, floor_output, api_name="floor")
     url = launch_on_free_port(demo)
+    files = Path(tempfile.mkdtemp(prefix="studio-benchmark-"))
     try:
         client = Client(url, verbose=False)
+        example_files = [handle_file(str(p)) for p in VAE_EXAMPLES]
+        medium_files = [handle_file(saved(a, files, f"medium-{k}.png")) for k, a in enumerate(medium)]
+        small_files = [handle_file(saved(a, files, f"small-{k}.png")) for k, a in enumerate(small)]
+        texture_file = handle_file(saved(texture_image, files, "texture.png"))
         api_rows = {
             "API floor: fixed image, same size": lambda i: client.predict(api_name="/floor"),
             "API /sample, 1 sample": lambda i: client.predict(GAN, i, 1, 1.0, *SLIDERS, api_name="/sample"),
@@ -70,10 +117,22 @@ def main(argv: list[str] | None = None) -> None:
             "API /generate, 64 samples": lambda i: client.predict(CGAN, i % 10, 64, i, 1.0, api_name="/generate"),
             "API /morph, 16 steps": lambda i: client.predict(CGAN, i % 10, (i + 1) % 10, 16, i, 1.0,
                                                              api_name="/morph"),
+            "API /encode, 1 image": lambda i: client.predict(VAE, example_files[i % 20], api_name="/encode"),
+            "API /interpolate, 16 steps": lambda i: client.predict(
+                VAE, example_files[i % 20], example_files[(i + 1) % 20], 16, "slerp", True, api_name="/interpolate"),
         }
         rows += [(name, *timings(call, args.calls)) for name, call in api_rows.items()]
+        photo_api_rows = {
+            "API /inpaint 512x512, medium mask": lambda i: client.predict(*medium_files, INPAINT, 0, 0,
+                                                                          api_name="/inpaint"),
+            "API /inpaint 2048x1536, small mask": lambda i: client.predict(*small_files, INPAINT, 0, 0,
+                                                                           api_name="/inpaint"),
+            "API /classify 512x512": lambda i: client.predict(TEXTURE, texture_file, api_name="/classify"),
+        }
+        rows += [(name, *timings(call, args.photo_calls)) for name, call in photo_api_rows.items()]
     finally:
         demo.close()
+        shutil.rmtree(files)
 
     device = next(load(GAN).parameters()).device
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}")
@@ -84,6 +143,9 @@ def main(argv: list[str] | None = None) -> None:
     ratio = by_name["API /sample, 1 sample"] / by_name["API floor: fixed image, same size"]
     print(f"sample p50 / floor p50 = {ratio:.2f} (target <= 1.5); model-only 64 samples p50 = "
           f"{1000 * by_name['model only: sample, 64 samples']:.1f} ms (target < 100 ms)")
+    print(f"inpaint p50: 512x512 {1000 * by_name['model only: inpaint 512x512, medium mask']:.0f} ms (target <= 500), "
+          f"2048x1536 {1000 * by_name['model only: inpaint 2048x1536, small mask']:.0f} ms (target <= 1500); "
+          f"texture 512x512 {1000 * by_name['model only: classify texture, 512x512']:.1f} ms (target <= 50)")
 
 
 if __name__ == "__main__":

@@ -61,8 +61,23 @@ def labelled_rows_image(images: np.ndarray, labels: list[str]) -> Image.Image:
     return canvas
 
 
-def write_gif(frames: np.ndarray, path: Path, frame_ms: int = 80, target: int = DISPLAY_SIZE // 2) -> Path:
-    """Animated GIF of uint8 [T, H, W] frames, each upscaled crisply, looping forever."""
+def write_gif(frames: np.ndarray, path: Path, frame_ms: int = 80, target: int = DISPLAY_SIZE // 2,
+              comment: str = "") -> Path:
+    """Animated GIF of uint8 [T, H, W] frames, each upscaled crisply, looping forever, with an optional comment."""
     images = [upscale(frame, target) for frame in frames]
-    images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=frame_ms, loop=0)
+    images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=frame_ms, loop=0,
+                   comment=comment)
     return path
+
+
+# A perceptually ordered ramp (dark blue -> purple -> orange -> yellow) for heatmaps.
+HEAT_STOPS = np.array([[13, 8, 135], [126, 3, 168], [204, 71, 120], [248, 149, 64], [240, 249, 33]], np.float32)
+
+
+def heat_overlay(image: np.ndarray, heat: np.ndarray, opacity: float = 0.5) -> Image.Image:
+    """RGB uint8 [H, W, 3] under a heatmap [H, W] in [0, 1], coloured from dark blue (0) to yellow (1)."""
+    position = np.clip(heat, 0, 1) * (len(HEAT_STOPS) - 1)
+    low = np.minimum(position.astype(int), len(HEAT_STOPS) - 2)
+    fraction = (position - low)[..., None]
+    colours = (1 - fraction) * HEAT_STOPS[low] + fraction * HEAT_STOPS[low + 1]
+    return Image.fromarray(np.round((1 - opacity) * image + opacity * colours).astype(np.uint8))

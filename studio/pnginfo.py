@@ -1,10 +1,13 @@
-"""Parameters embedded in the studio's PNGs, so a saved image can restore the settings that made it."""
+"""Parameters embedded in the studio's PNGs (a text chunk) and GIFs (the comment), so a saved image can
+restore the settings that made it."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
@@ -32,17 +35,40 @@ def save_png(image: Image.Image, path: Path) -> Path:
     return path
 
 
+def gif_comment(params: dict) -> str:
+    """The GIF comment that carries `params` (plus the studio version)."""
+    return f"{PNG_TEXT_KEY}:" + json.dumps({**params, "studio_version": __version__}, sort_keys=True)
+
+
+def encode_pixels(pixels: np.ndarray) -> str:
+    """A small uint8 image [H, W] as text for the parameters, so an input image travels with its output."""
+    return f"{pixels.shape[0]}x{pixels.shape[1]}:" + base64.b64encode(np.ascontiguousarray(pixels).tobytes()).decode()
+
+
+def decode_pixels(text: str) -> np.ndarray:
+    try:
+        shape, data = text.split(":", 1)
+        height, width = (int(v) for v in shape.split("x"))
+        return np.frombuffer(base64.b64decode(data), dtype=np.uint8).reshape(height, width).copy()
+    except (ValueError, TypeError, AttributeError) as error:
+        raise NotAStudioPNGError("That PNG's image parameters are damaged.") from error
+
+
 def read(path: str | Path) -> dict:
-    """Return the parameters of a studio PNG; raise NotAStudioPNGError with a readable reason otherwise."""
+    """Return the parameters of a studio PNG or GIF; raise NotAStudioPNGError with a readable reason otherwise."""
     try:
         with Image.open(path) as image:
-            if image.format != "PNG":
+            if image.format == "GIF":
+                comment = image.info.get("comment", b"").decode("utf-8", "replace")
+                text = comment.removeprefix(f"{PNG_TEXT_KEY}:") if comment.startswith(PNG_TEXT_KEY) else None
+            elif image.format == "PNG":
+                text = image.info.get(PNG_TEXT_KEY)
+            else:
                 raise NotAStudioPNGError(f"That file is a {image.format or 'non-PNG'} image, not a studio PNG.")
-            text = image.info.get(PNG_TEXT_KEY)
     except (UnidentifiedImageError, OSError) as error:
         raise NotAStudioPNGError("That file is not a readable image.") from error
     if text is None:
-        raise NotAStudioPNGError("That PNG holds no studio parameters (it was not saved by the studio).")
+        raise NotAStudioPNGError("That image holds no studio parameters (it was not saved by the studio).")
     return parse(text)
 
 

@@ -28,6 +28,28 @@ def synthetic_fashion_mnist(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def synthetic_dtd(tmp_path_factory) -> Path:
+    """A folder in the DTD layout: three of the DTD10 classes, random 80x96 JPEGs, four per split."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("dtd")
+    rng = np.random.default_rng(0)
+    classes = ["banded", "bubbly", "cracked"]
+    (root / "labels").mkdir()
+    (root / "labels" / "classes.txt").write_text("\n".join(classes) + "\n")
+    for split in ("train1", "val1"):
+        entries = []
+        for name in classes:
+            (root / "images" / name).mkdir(parents=True, exist_ok=True)
+            for i in range(4):
+                entry = f"{name}/{name}_{split}_{i}.jpg"
+                Image.fromarray(rng.integers(0, 256, (80, 96, 3), dtype=np.uint8)).save(root / "images" / entry)
+                entries.append(entry)
+        (root / "labels" / f"{split}.txt").write_text("\n".join(entries) + "\n")
+    return root
+
+
+@pytest.fixture(scope="session")
 def app_url():
     """The studio, launched in this test session on a free port, served the way launch.py serves it."""
     from studio.app import build_app, launch_on_free_port

@@ -9,9 +9,9 @@ from PIL import Image
 
 from models import conditional
 from models.data.fashion_mnist import CLASS_NAMES
+from models.errors import InvalidRequestError
 from models.evaluate import classifier_outputs
 from models.loading import load
-from models.sampling import InvalidRequestError
 from studio import pnginfo
 
 CGAN = "fmnist-cgan"

@@ -36,3 +36,14 @@ def test_evaluate_commands_score_the_shipped_models_on_any_data_folder(synthetic
     assert len(accuracies) == 10
     assert cgan["fmnist-cgan"]["mean_class_accuracy"] == np.mean(accuracies)
     assert "mean_class_accuracy" in capsys.readouterr().out
+
+
+def test_vae_evaluation_scores_reconstructions(synthetic_fashion_mnist):
+    from models.evaluate import main
+
+    scores = main(["vae", "--model", "fmnist-vae", "--elbo-samples", "2", "--data", str(synthetic_fashion_mnist)])
+    metrics = scores["fmnist-vae"]
+    assert 0 < metrics["reconstruction_psnr_db"] < 40
+    assert metrics["negative_elbo_nats"] > 0  # a Bernoulli likelihood of 784 pixels is at most 1
+    assert 0 <= metrics["classifier_accuracy_on_reconstructions"] <= 1
+

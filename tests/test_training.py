@@ -59,3 +59,58 @@ def test_classifier_smoke_run(tmp_path, synthetic_fashion_mnist):
     assert isinstance(net, Classifier)
     assert 0.0 <= checkpoint.metrics["test_accuracy"] <= 1.0
     assert np.isfinite(checkpoint.metrics["test_accuracy"])
+
+
+def test_vae_smoke_run_writes_a_vae_and_resumes(tmp_path, synthetic_fashion_mnist):
+    args = ["vae", "--epochs", "1", "--batch-size", "16", "--latent-dim", "16", "--beta", "0.5",
+            "--data", str(synthetic_fashion_mnist), "--run-dir", str(tmp_path / "run"), "--device", "cpu"]
+    train_main(args + ["--max-steps", "2"])
+    out = train_main(args + ["--max-steps", "3"])
+    checkpoint = registry.read_checkpoint(out)
+    assert checkpoint.task == "variational-autoencoder" and checkpoint.training["steps"] == 3
+    assert checkpoint.training["beta"] == 0.5
+    net = load(checkpoint, "cpu")
+    assert net.config.latent_dim == 16
+    reconstruction = net(torch.zeros(2, 1, 28, 28))
+    assert reconstruction.shape == (2, 1, 28, 28) and reconstruction.abs().max() <= 1
+
+
+def test_a_resumed_one_cycle_schedule_continues_where_it_stopped():
+    from models.train.common import one_cycle
+
+    def optimizer():
+        return torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+
+    fresh_optimizer = optimizer()
+    fresh = one_cycle(fresh_optimizer, 1e-2, 100, 0)
+    for _ in range(37):
+        fresh_optimizer.step()
+        fresh.step()
+    resumed_optimizer = optimizer()
+    resumed_optimizer.load_state_dict(fresh_optimizer.state_dict())
+    resumed = one_cycle(resumed_optimizer, 1e-2, 100, 37)
+    assert resumed.get_last_lr() == pytest.approx(fresh.get_last_lr())
+    for o, schedule in ((fresh_optimizer, fresh), (resumed_optimizer, resumed)):
+        o.step()
+        schedule.step()
+    assert resumed.get_last_lr() == pytest.approx(fresh.get_last_lr())
+
+
+def test_inpaint_smoke_run_writes_a_loadable_network(tmp_path, synthetic_dtd):
+    out = train_main(["inpaint", "--data", str(synthetic_dtd), "--steps", "2", "--batch-size", "2", "--crop", "32",
+                      "--short-side", "80", "--run-dir", str(tmp_path / "run"), "--device", "cpu"])
+    checkpoint = registry.read_checkpoint(out)
+    assert checkpoint.task == "inpainting" and checkpoint.training["photos"] == 12  # the train1 split only
+    net = load(checkpoint, "cpu")
+    filled = net(torch.zeros(1, 3, 32, 48), torch.ones(1, 1, 32, 48))
+    assert filled.shape == (1, 3, 32, 48) and filled.abs().max() <= 1
+
+
+def test_texture_smoke_run_learns_the_class_list_from_the_data(tmp_path, synthetic_dtd):
+    out = train_main(["texture", "--data", str(synthetic_dtd), "--steps", "2", "--batch-size", "4", "--crop", "32",
+                      "--width", "8", "--run-dir", str(tmp_path / "run"), "--device", "cpu"])
+    checkpoint = registry.read_checkpoint(out)
+    assert checkpoint.config["class_names"] == ["banded", "bubbly", "cracked"]
+    assert 0 <= checkpoint.metrics["val1_accuracy"] <= 1
+    net = load(checkpoint, "cpu")
+    assert net(torch.zeros(2, 3, 40, 56)).shape == (2, 3)

@@ -1,4 +1,5 @@
-"""Fashion-MNIST reader for the four standard IDX `.gz` files, from any folder."""
+"""Fashion-MNIST: reader for the four standard IDX `.gz` files from any folder, and the mapping of any
+picture into the dataset's domain."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
+
+from models.errors import InvalidRequestError
 
 DEFAULT_DIR = Path("/usr/share/datasets/fashion-mnist")
 IMAGE_SIZE = 28
@@ -28,6 +32,9 @@ _FILES = {
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
 _IDX_UBYTE = 0x08
+PICTURE_WORKING_SIZE = 256  # pictures are reduced to this before the object is found
+MIN_OBJECT_CONTRAST = 16  # grey levels an object must stand out from the background
+OBJECT_THRESHOLD = 0.1  # share of the peak above which a pixel belongs to the object
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -67,3 +74,35 @@ def load_split(split: str, data_dir: Path | str = DEFAULT_DIR) -> tuple[np.ndarr
 def to_model_range(images: np.ndarray) -> torch.Tensor:
     """uint8 [N, 28, 28] -> float tensor [N, 1, 28, 28] in [-1, 1], the range the networks use."""
     return torch.from_numpy(images).float().div_(127.5).sub_(1.0).unsqueeze(1)
+
+
+def from_picture(image: Image.Image) -> np.ndarray:
+    """Map any picture into the dataset's domain: uint8 [28, 28], grayscale, dark background, the
+    object cropped to its bounding box, scaled so its longer side fills the frame, and centred.
+
+    The background level is the median of the border pixels; a light background is inverted. A 28x28
+    picture is only inverted if need be (it is taken as a dataset image). A picture with nothing on it
+    (one flat tone) is refused.
+    """
+    gray = image.convert("L")
+    gray.thumbnail((PICTURE_WORKING_SIZE, PICTURE_WORKING_SIZE), Image.Resampling.BOX)
+    pixels = np.asarray(gray, dtype=np.float32)
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    background = float(np.median(border))
+    if background > 127:
+        pixels, background = 255 - pixels, 255 - background
+    foreground = np.clip(pixels - background, 0, None)
+    peak = float(foreground.max())
+    if peak < MIN_OBJECT_CONTRAST:
+        raise InvalidRequestError("The image is empty: it has no object that stands out from its background.")
+    if pixels.shape == (IMAGE_SIZE, IMAGE_SIZE):  # already at the dataset's resolution: keep every pixel
+        return pixels.astype(np.uint8)
+    foreground *= 255 / peak
+    rows, cols = np.nonzero(foreground > OBJECT_THRESHOLD * 255)
+    crop = foreground[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    scale = IMAGE_SIZE / max(crop.shape)
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    resized = Image.fromarray(crop.round().astype(np.uint8)).resize(size, Image.Resampling.LANCZOS)
+    canvas = Image.new("L", (IMAGE_SIZE, IMAGE_SIZE), 0)
+    canvas.paste(resized, ((IMAGE_SIZE - size[0]) // 2, (IMAGE_SIZE - size[1]) // 2))
+    return np.asarray(canvas).copy()

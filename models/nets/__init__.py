@@ -8,12 +8,18 @@ from models.nets.cgan import ConditionalGenerator, ConditionalGeneratorConfig
 from models.nets.classifier import Classifier, ClassifierConfig
 from models.nets.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from models.nets.gan import Discriminator, Generator, GeneratorConfig
+from models.nets.inpaint import InpaintConfig, InpaintNet
+from models.nets.texture import TextureConfig, TextureNet
+from models.nets.vae import VAE, VAEConfig
 
 ARCHITECTURES = {
     "studio-gan-generator": (GeneratorConfig, Generator),
     "studio-cgan-generator": (ConditionalGeneratorConfig, ConditionalGenerator),
     "dcgan-generator": (DCGANConfig, DCGANGenerator),
     "fmnist-classifier": (ClassifierConfig, Classifier),
+    "studio-vae": (VAEConfig, VAE),
+    "studio-inpaint": (InpaintConfig, InpaintNet),
+    "studio-texture": (TextureConfig, TextureNet),
 }
 
 __all__ = [
@@ -28,4 +34,10 @@ __all__ = [
     "Discriminator",
     "Generator",
     "GeneratorConfig",
+    "InpaintConfig",
+    "InpaintNet",
+    "TextureConfig",
+    "TextureNet",
+    "VAE",
+    "VAEConfig",
 ]

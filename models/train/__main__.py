@@ -1,4 +1,4 @@
-"""`python -m models.train {classifier,gan,cgan} [options]`."""
+"""`python -m models.train {classifier,gan,cgan,vae,inpaint,texture} [options]`."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import torch
 
 from models.device import DEVICE_CHOICES
-from models.train import classifier, gan
+from models.train import classifier, gan, inpaint, texture, vae
 
-TRAINERS = {"classifier": classifier, "gan": gan, "cgan": gan}
+TRAINERS = {"classifier": classifier, "gan": gan, "cgan": gan, "vae": vae, "inpaint": inpaint, "texture": texture}
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -20,8 +20,6 @@ def main(argv: list[str] | None = None) -> Path:
     for name, module in TRAINERS.items():
         p = sub.add_parser(name, help=module.__doc__.strip().splitlines()[0],
                            description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.add_argument("--data", type=Path, default=Path("/usr/share/datasets/fashion-mnist"),
-                       help="folder with the four Fashion-MNIST IDX .gz files")
         p.add_argument("--run-dir", type=Path, default=Path("runs") / name,
                        help="training state (checkpoint.pt); an existing one is resumed")
         p.add_argument("--export", type=Path, default=None,

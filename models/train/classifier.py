@@ -13,15 +13,14 @@ from tqdm import tqdm
 from models.data import fashion_mnist
 from models.device import select_device
 from models.nets import Classifier, ClassifierConfig
-from models.train.common import (
-    Clock, export_model, load_checkpoint, save_checkpoint, training_record,
-)
+from models.train.common import RunState, add_fashion_mnist_argument, export_model, one_cycle, training_record
 
 log = logging.getLogger(__name__)
 TASK = "classification-fashion-mnist"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_fashion_mnist_argument(parser)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (one-cycle)")
@@ -64,23 +63,9 @@ def train(args: argparse.Namespace) -> Path:
     if args.max_steps is not None:
         total_steps = min(total_steps, args.max_steps)
     optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=5e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=total_steps)
-    step, elapsed = 0, 0.0
-    state = load_checkpoint(args.run_dir)
-    if state:
-        net.load_state_dict(state["net"])
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        generator.set_state(state["generator"])
-        step, elapsed = state["step"], state["elapsed"]
-    clock = Clock(elapsed)
-    last_save = clock.elapsed
-
-    def checkpoint() -> None:
-        save_checkpoint(args.run_dir, {
-            "net": net.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-            "generator": generator.get_state(), "step": step, "elapsed": clock.elapsed,
-        })
+    run = RunState(args.run_dir, net=net, optimizer=optimizer, generator=generator)
+    step = run.step
+    schedule = one_cycle(optimizer, args.lr, total_steps, step)
 
     progress = tqdm(total=total_steps, initial=step, desc="classifier", mininterval=5)
     while step < total_steps:
@@ -98,16 +83,14 @@ def train(args: argparse.Namespace) -> Path:
             step += 1
             progress.update(1)
             progress.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-            if clock.elapsed - last_save > args.checkpoint_minutes * 60:
-                checkpoint()
-                last_save = clock.elapsed
+            run.save_every(args.checkpoint_minutes, step)
             if step >= total_steps:
                 break
         if step % steps_per_epoch == 0:
             log.info("step %d: test accuracy %.4f", step, accuracy(net, test_x, test_y, device))
             net.train()
     progress.close()
-    checkpoint()
+    run.save(step)
     test_accuracy = accuracy(net, test_x, test_y, device)
     log.info("final test accuracy %.4f", test_accuracy)
     return export_model(
@@ -116,6 +99,6 @@ def train(args: argparse.Namespace) -> Path:
         task=TASK,
         architecture="fmnist-classifier",
         net=net.cpu(),
-        training=training_record(step, clock.elapsed, device),
+        training=training_record(step, run.clock.elapsed, device),
         metrics={"test_accuracy": round(test_accuracy, 4)},
     )

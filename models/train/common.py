@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -12,10 +13,12 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from models.data import fashion_mnist
 from models.loading import sha256_of
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,11 @@ class Clock:
         return time.monotonic() - self._start
 
 
+def add_fashion_mnist_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, default=fashion_mnist.DEFAULT_DIR,
+                        help="folder with the four Fashion-MNIST IDX .gz files")
+
+
 def save_checkpoint(run_dir: Path, state: dict) -> None:
     """Write the training state atomically so an interrupted save never corrupts the last one."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -52,6 +60,63 @@ def load_checkpoint(run_dir: Path) -> dict | None:
         return None
     log.info("resuming from %s", path)
     return torch.load(path, map_location="cpu", weights_only=False)
+
+
+class RunState:
+    """The resumable state of a training run: named stateful objects (modules, optimizers, torch or
+    numpy random generators), the step count and the wall clock. Created from `RUN_DIR/checkpoint.pt`
+    when one exists, so a restarted run continues where it stopped."""
+
+    def __init__(self, run_dir: Path, **objects):
+        self.run_dir = run_dir
+        self.objects = {name: obj for name, obj in objects.items() if obj is not None}
+        self.step, elapsed = 0, 0.0
+        state = load_checkpoint(run_dir)
+        if state:
+            for name, obj in self.objects.items():
+                _set_state(obj, state[name])
+            self.step, elapsed = state["step"], state["elapsed"]
+        self.clock = Clock(elapsed)
+        self._saved_at = self.clock.elapsed
+
+    def save(self, step: int) -> None:
+        self.step = step
+        save_checkpoint(self.run_dir, {**{name: _get_state(obj) for name, obj in self.objects.items()},
+                                       "step": step, "elapsed": self.clock.elapsed})
+        self._saved_at = self.clock.elapsed
+
+    def save_every(self, minutes: float, step: int) -> None:
+        """Save if the last save is more than `minutes` old."""
+        if self.clock.elapsed - self._saved_at > minutes * 60:
+            self.save(step)
+            log.info("step %d, %.0f s: checkpoint saved", step, self.clock.elapsed)
+
+
+def _get_state(obj):
+    if isinstance(obj, torch.Generator):
+        return obj.get_state()
+    if isinstance(obj, np.random.Generator):
+        return obj.bit_generator.state
+    return obj.state_dict()
+
+
+def _set_state(obj, state) -> None:
+    if isinstance(obj, torch.Generator):
+        obj.set_state(state)
+    elif isinstance(obj, np.random.Generator):
+        obj.bit_generator.state = state
+    else:
+        obj.load_state_dict(state)
+
+
+def one_cycle(optimizer: torch.optim.Optimizer, max_lr: float, total_steps: int,
+              step: int) -> torch.optim.lr_scheduler.OneCycleLR:
+    """One-cycle schedule over `total_steps`, positioned at `step` (a resumed run may change its length;
+    the schedule is a function of the step, so it is rebuilt rather than restored)."""
+    if step == 0:
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total_steps)
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=max(total_steps, step + 1),
+                                               last_epoch=step - 1)
 
 
 def git_commit() -> str:

@@ -26,7 +26,7 @@ from models.latent_directions import principal_directions
 from models.nets import DCGANConfig, DCGANDiscriminator, DCGANGenerator, Generator, GeneratorConfig
 from models.nets.cgan import ConditionalGenerator, ConditionalGeneratorConfig, ProjectionDiscriminator
 from models.nets.gan import Discriminator, DiscriminatorConfig
-from models.train.common import Clock, export_model, load_checkpoint, save_checkpoint, training_record
+from models.train.common import RunState, add_fashion_mnist_argument, export_model, training_record
 
 log = logging.getLogger(__name__)
 R1_INTERVAL = 4  # lazy regularisation: the penalty every 4th step, scaled by 4
@@ -38,6 +38,7 @@ ARCHITECTURE_NAMES = {("gan", "studio"): "studio-gan-generator", ("gan", "dcgan"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_fashion_mnist_argument(parser)
     parser.add_argument("--arch", choices=("studio", "dcgan"), default="studio")
     parser.add_argument("--steps", type=int, default=20000, help="stop after this many generator steps")
     parser.add_argument("--minutes", type=float, default=None, help="stop after this much wall-clock time")
@@ -138,9 +139,9 @@ def lr_factor(progress_fraction: float, decay_from: float) -> float:
 
 @torch.no_grad()
 def update_ema(ema: torch.nn.Module, net: torch.nn.Module, decay: float) -> None:
-    for e, p in zip(ema.parameters(), net.parameters()):
+    for e, p in zip(ema.parameters(), net.parameters(), strict=True):
         e.lerp_(p, 1 - decay)
-    for e, b in zip(ema.buffers(), net.buffers()):
+    for e, b in zip(ema.buffers(), net.buffers(), strict=True):
         e.copy_(b)
 
 
@@ -161,27 +162,9 @@ def train(args: argparse.Namespace) -> Path:
     G_ema = copy.deepcopy(G).eval().requires_grad_(False) if args.arch == "studio" else None
     opt_g = torch.optim.Adam(G.parameters(), lr=args.lr, betas=(args.beta1, args.beta2))
     opt_d = torch.optim.Adam(D.parameters(), lr=args.lr_d or args.lr, betas=(args.beta1, args.beta2))
-    step, elapsed = 0, 0.0
-    state = load_checkpoint(args.run_dir)
-    if state:
-        G.load_state_dict(state["G"])
-        D.load_state_dict(state["D"])
-        if G_ema is not None:
-            G_ema.load_state_dict(state["G_ema"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        generator_rng.set_state(state["rng"])
-        step, elapsed = state["step"], state["elapsed"]
-    clock = Clock(elapsed)
-    last_save = clock.elapsed
+    run = RunState(args.run_dir, G=G, D=D, G_ema=G_ema, opt_g=opt_g, opt_d=opt_d, rng=generator_rng)
+    step, clock = run.step, run.clock
     budget_s = args.minutes * 60 if args.minutes is not None else float("inf")
-
-    def checkpoint() -> None:
-        save_checkpoint(args.run_dir, {
-            "G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict() if G_ema else None,
-            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "rng": generator_rng.get_state(),
-            "step": step, "elapsed": clock.elapsed, "arch": args.arch,
-        })
 
     progress = tqdm(total=args.steps, initial=step, desc=f"{args.kind}[{args.arch}]", mininterval=10)
     G.train()
@@ -225,12 +208,9 @@ def train(args: argparse.Namespace) -> Path:
         progress.update(1)
         if step % 50 == 0:
             progress.set_postfix(d=f"{d_loss.item():.3f}", g=f"{g_loss.item():.3f}", refresh=False)
-        if clock.elapsed - last_save > args.checkpoint_minutes * 60:
-            checkpoint()
-            last_save = clock.elapsed
-            log.info("step %d, %.0f s: checkpoint saved", step, clock.elapsed)
+        run.save_every(args.checkpoint_minutes, step)
     progress.close()
-    checkpoint()
+    run.save(step)
     if G_ema is not None:
         recalibrate_batchnorm(G_ema, g_config.z_dim, g_config.num_classes if conditional else None)
     shipped = (G_ema if G_ema is not None else G).eval()

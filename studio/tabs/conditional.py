@@ -13,7 +13,17 @@ from models import conditional, sampling
 from models.data.fashion_mnist import CLASS_NAMES
 from studio import pnginfo
 from studio.images import grid_image, labelled_rows_image, strip_image, write_gif
-from studio.ui import model_choices, save_for_download, tab_parameters, user_errors, whole_number
+from studio.ui import (
+    SendButton,
+    model_choices,
+    result_image,
+    save_for_download,
+    send_buttons,
+    tab_parameters,
+    unique_path,
+    user_errors,
+    whole_number,
+)
 
 DEFAULT_MODEL = "fmnist-cgan"
 MAX_ONE_OF_EACH_COLUMNS = 8
@@ -50,7 +60,7 @@ def morph(model_id: str, class_a: str, class_b: str, steps: float, seed: float, 
     frames = conditional.morph(model_id, a, b, seed, steps, float(psi))
     params = {"tab": "conditional", "mode": "morph", "model_id": model_id, "class_a": CLASS_NAMES[a],
               "class_b": CLASS_NAMES[b], "steps": steps, "seed": seed, "psi": float(psi)}
-    gif = write_gif(frames, _output_dir / f"{model_id}-morph-{a}-{b}-seed{seed}-{steps}.gif")
+    gif = write_gif(frames, unique_path(_output_dir, f"{model_id}-morph-{a}-{b}-seed{seed}-{steps}.gif"))
     return pnginfo.embed(strip_image(frames), params), str(gif)
 
 
@@ -81,7 +91,7 @@ def restore(png_path: str | None):
     return model_id, class_name, n, seed, psi, class_a, class_b, steps, image
 
 
-def build(demo: gr.Blocks) -> None:
+def build(demo: gr.Blocks) -> list[SendButton]:
     choices = model_choices(conditional.TASK, DEFAULT_MODEL)
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
@@ -105,8 +115,8 @@ def build(demo: gr.Blocks) -> None:
                 steps = gr.Slider(*conditional.MORPH_STEPS_RANGE, value=16, step=1, label="Steps")
                 morph_button = gr.Button("Morph")
         with gr.Column(scale=2):
-            image = gr.Image(label="Result", type="pil", format="png", elem_classes="crisp", interactive=False,
-                             height=640)
+            image = result_image("Result", height=640)
+            send = send_buttons(image)
             gif = gr.Image(label="Morph animation (GIF)", type="filepath", elem_classes="crisp", interactive=False,
                            height=240)
             with gr.Row():
@@ -127,3 +137,4 @@ def build(demo: gr.Blocks) -> None:
     ]
     for event in events:
         event.then(save_png, image, save, api_visibility="private")
+    return send

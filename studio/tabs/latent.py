@@ -12,7 +12,16 @@ from PIL import Image
 from models import sampling
 from studio import pnginfo
 from studio.images import grid_image
-from studio.ui import model_choices, save_for_download, tab_parameters, user_errors, whole_number
+from studio.ui import (
+    SendButton,
+    model_choices,
+    result_image,
+    save_for_download,
+    send_buttons,
+    tab_parameters,
+    user_errors,
+    whole_number,
+)
 
 SLIDER_COUNT = 10
 DEFAULT_MODEL = "fmnist-gan"
@@ -64,7 +73,7 @@ def direction_slider(k: int, directions: sampling.LatentDirections) -> gr.Slider
     return gr.Slider(*sampling.DIRECTION_RANGE, value=0.0, step=0.1, label=f"PC{k + 1}{share}", min_width=160)
 
 
-def build(demo: gr.Blocks) -> None:
+def build(demo: gr.Blocks) -> list[SendButton]:
     choices = model_choices(sampling.TASK, DEFAULT_MODEL)
     directions = sampling.latent_directions(choices[0])
     with gr.Row():
@@ -84,8 +93,8 @@ def build(demo: gr.Blocks) -> None:
                         sliders += [direction_slider(k, directions) for k in (first, first + 1)]
             reset_button = gr.Button("Reset ψ and directions")
         with gr.Column(scale=2):
-            image = gr.Image(label="Sample", type="pil", format="png", elem_classes="crisp",
-                             interactive=False, height=520)
+            image = result_image("Sample", height=520)
+            send = send_buttons(image)
             with gr.Row():
                 save = gr.DownloadButton("Save PNG", value=None)
                 restore_file = gr.File(label="Restore parameters from a studio PNG", file_types=[".png"],
@@ -106,3 +115,4 @@ def build(demo: gr.Blocks) -> None:
         event.then(save_png, image, save, api_visibility="private")
     demo.load(sample, controls, image, api_visibility="private").then(
         save_png, image, save, api_visibility="private")
+    return send

@@ -1,0 +1,113 @@
+"""Decode images that users bring (any file, any colour mode) into 8-bit RGB, safely.
+
+One place for the decoded-pixel cap (decompression bombs are refused from the header, before any
+pixels are decoded) and for the colour-mode conversions: palette, grey + alpha and RGBA are
+composited over white, 16-bit and float images are scaled to 8 bits, CMYK / YCbCr / LAB / HSV are
+converted, EXIF orientation is applied, and animations give their first frame.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from models.errors import InvalidRequestError
+
+log = logging.getLogger(__name__)
+
+MAX_PIXELS = 25_000_000  # 25 megapixels, e.g. 6000x4000; larger images are refused before decoding
+MIN_SIDE = 8
+READABLE_FORMATS = "PNG, JPEG, WebP, GIF, BMP or TIFF"
+
+
+class ImageInputError(InvalidRequestError):
+    """An image a user gave cannot be used (not an image, damaged, too small, too large)."""
+
+
+def _to_8bit(image: Image.Image) -> Image.Image:
+    """16-bit samples divided by 257; float or out-of-range integer images stretched to 0..255."""
+    values = np.asarray(image, dtype=np.float64)
+    lo, hi = values.min(initial=0), values.max(initial=0)
+    if image.mode == "F" or lo < 0 or hi > 65535:
+        values = (values - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(values)
+    elif hi > 255:
+        values = values / 257
+    return Image.fromarray(np.clip(values.round(), 0, 255).astype(np.uint8), mode="L")
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any PIL image -> mode RGB, transparent areas composited over white."""
+    if image.mode in ("1", "L", "RGB"):
+        return image.convert("RGB")
+    if image.mode in ("P", "PA", "LA", "RGBA", "La", "RGBa"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode.startswith("I") or image.mode == "F":
+        return _to_8bit(image).convert("RGB")
+    return image.convert("RGB")  # CMYK, YCbCr, LAB, HSV
+
+
+def check_size(width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
+    if width * height > max_pixels:
+        raise ImageInputError(
+            f"The image is {width}x{height} pixels ({width * height / 1e6:.1f} megapixels); "
+            f"the studio accepts up to {max_pixels / 1e6:.0f} megapixels. Please downscale it."
+        )
+    if min(width, height) < MIN_SIDE:
+        raise ImageInputError(f"The image is {width}x{height} pixels; it needs at least {MIN_SIDE} pixels a side.")
+
+
+def open_image(source: str | Path | bytes | Image.Image | np.ndarray, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode a file path, encoded bytes, PIL image or uint8 array into an RGB PIL image."""
+    if isinstance(source, np.ndarray):
+        if source.dtype != np.uint8 or source.ndim not in (2, 3):
+            raise ImageInputError(f"Expected a uint8 image array, got {source.dtype} with shape {source.shape}.")
+        source = Image.fromarray(source)
+    if isinstance(source, Image.Image):
+        check_size(*source.size, max_pixels=max_pixels)
+        return to_rgb(ImageOps.exif_transpose(source))
+    return to_rgb(_decode(source, max_pixels))
+
+
+def _decode(source: str | Path | bytes, max_pixels: int) -> Image.Image:
+    """Decode the first frame of an image file in its own mode, EXIF orientation applied."""
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
+    try:
+        with Image.open(stream) as image:
+            check_size(*image.size, max_pixels=max_pixels)  # header only: nothing decoded yet
+            image.seek(0)
+            image.load()
+            return ImageOps.exif_transpose(image)
+    except ImageInputError:
+        raise
+    except Image.DecompressionBombError as error:  # Pillow's own cap (the app sets it to MAX_PIXELS) came first
+        raise ImageInputError(
+            f"The image is too large: the studio accepts up to {max_pixels / 1e6:.0f} megapixels. Please downscale it."
+        ) from error
+    except UnidentifiedImageError as error:
+        raise ImageInputError(f"That file is not an image the studio can read ({READABLE_FORMATS}).") from error
+    except FileNotFoundError as error:
+        raise ImageInputError("The image file was not found.") from error
+    except (OSError, SyntaxError, ValueError) as error:
+        log.info("undecodable image: %s", error)
+        raise ImageInputError("The image file is damaged or truncated and cannot be decoded.") from error
+
+
+def open_mask(source: str | Path | bytes | Image.Image, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode a mask image into bool [H, W], True = hole: its opaque pixels if it has transparency,
+    otherwise its bright pixels (luminance above half)."""
+    if isinstance(source, Image.Image):
+        image = source
+        check_size(*image.size, max_pixels=max_pixels)
+    else:
+        image = _decode(source, max_pixels)
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        alpha = np.asarray(image.convert("RGBA"))[..., 3]
+        if alpha.min() < 255:
+            return alpha > 127
+    return np.asarray(to_rgb(image).convert("L")) > 127

@@ -1,0 +1,223 @@
+"""Inpainting inference: fill the masked pixels of an image of any size.
+
+The size strategy (IOPaint's "crop"): the hole is split into regions, each region is cut out with a
+margin of context around it, reduced if it is larger than the network's working size, filled, and
+the result is pasted back into the hole only. Pixels outside the (dilated) mask are returned
+bit-identical to the input. Feathering blends the fill into the original over the inner edge of
+the hole.
+
+A second mode fills Fashion-MNIST-like images with the VAE as a generative prior: it searches the
+latent whose decoded image best matches the known pixels, then takes the hole from that image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageFilter
+
+from models import registry, vae
+from models.errors import InvalidRequestError
+from models.loading import load
+from models.sampling import checkpoint_for
+
+TASK = "inpainting"
+WORKING_SIZE = 512  # longest side of a crop the network sees; larger crops are reduced to it
+BLOCK = 32  # mask regions are found on a grid of this many pixels
+MARGIN = 0.5  # context around a region, as a fraction of its size ...
+MIN_MARGIN = 32  # ... but at least this many pixels
+MAX_HOLE_FRACTION = 0.95  # more than this leaves too little of the image to fill from
+DILATION_RANGE = (0, 64)
+FEATHER_RANGE = (0, 32)
+PRIOR_STEPS = 300
+
+
+def _check_inputs(image: np.ndarray, mask: np.ndarray) -> None:
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise InvalidRequestError(f"Expected an RGB uint8 image [H, W, 3], got {image.dtype} {image.shape}.")
+    if mask.shape != image.shape[:2]:
+        raise InvalidRequestError(
+            f"The mask is {mask.shape[1]}x{mask.shape[0]} pixels but the image is "
+            f"{image.shape[1]}x{image.shape[0]}; they must be the same size."
+        )
+
+
+def _check_range(value: int, bounds: tuple[int, int], name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not bounds[0] <= value <= bounds[1]:
+        raise InvalidRequestError(f"{name} must be a whole number of pixels from {bounds[0]} to {bounds[1]}.")
+
+
+def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """Grow the hole by `pixels` in every direction (square neighbourhood)."""
+    if pixels == 0:
+        return mask.copy()
+    grown = Image.fromarray(mask.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(2 * pixels + 1))
+    return np.asarray(grown) > 127
+
+
+def blend_weights(hole: np.ndarray, feather: int) -> np.ndarray:
+    """Per-pixel weight of the fill: 1 deep inside the hole, falling to about 1/2 at its edge over
+    `feather` pixels, and 0 outside (the outside is never changed)."""
+    if feather == 0:
+        return hole.astype(np.float32)
+    blurred = Image.fromarray(hole.astype(np.uint8) * 255).filter(ImageFilter.GaussianBlur(feather / 2))
+    return np.where(hole, np.asarray(blurred, dtype=np.float32) / 255, 0).astype(np.float32)
+
+
+def hole_regions(hole: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Boxes (top, left, bottom, right) around the connected parts of the hole, with context margins,
+    merged where they overlap."""
+    h, w = hole.shape
+    rows, cols = -(-h // BLOCK), -(-w // BLOCK)
+    padded = np.zeros((rows * BLOCK, cols * BLOCK), bool)
+    padded[:h, :w] = hole
+    cells = padded.reshape(rows, BLOCK, cols, BLOCK).any(axis=(1, 3))
+    seen = np.zeros_like(cells)
+    boxes = []
+    for start in zip(*np.nonzero(cells), strict=True):
+        if seen[start]:
+            continue
+        stack, members = [start], []
+        seen[start] = True
+        while stack:
+            r, c = stack.pop()
+            members.append((r, c))
+            for nr in range(max(r - 1, 0), min(r + 2, rows)):
+                for nc in range(max(c - 1, 0), min(c + 2, cols)):
+                    if cells[nr, nc] and not seen[nr, nc]:
+                        seen[nr, nc] = True
+                        stack.append((nr, nc))
+        rs, cs = zip(*members, strict=True)
+        top, bottom = min(rs) * BLOCK, min((max(rs) + 1) * BLOCK, h)
+        left, right = min(cs) * BLOCK, min((max(cs) + 1) * BLOCK, w)
+        margin_y = max(MIN_MARGIN, int(MARGIN * (bottom - top)))
+        margin_x = max(MIN_MARGIN, int(MARGIN * (right - left)))
+        boxes.append((max(top - margin_y, 0), max(left - margin_x, 0),
+                      min(bottom + margin_y, h), min(right + margin_x, w)))
+    return _merge(boxes)
+
+
+def _merge(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    boxes[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return boxes
+
+
+@torch.inference_mode()
+def _fill_crop(net: torch.nn.Module, crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Run the network on one crop (reduced to the working size if larger); float32 RGB [h, w, 3] in 0..255."""
+    device = next(net.parameters()).device
+    h, w = hole.shape
+    image = torch.tensor(crop, device=device).permute(2, 0, 1).float()[None] / 127.5 - 1
+    mask = torch.from_numpy(hole).to(device).float()[None, None]
+    scale = min(1.0, WORKING_SIZE / max(h, w))
+    if scale < 1:
+        size = (max(8, round(h * scale)), max(8, round(w * scale)))
+        image = F.interpolate(image, size=size, mode="area")
+        mask = (F.interpolate(mask, size=size, mode="area") > 0).float()
+    multiple = net.MULTIPLE
+    ph, pw = -image.shape[2] % multiple, -image.shape[3] % multiple
+    pad = "reflect" if min(image.shape[2:]) > max(ph, pw) else "replicate"
+    output = net(F.pad(image, (0, pw, 0, ph), mode=pad), F.pad(mask, (0, pw, 0, ph), mode="replicate"))
+    output = output[:, :, : image.shape[2], : image.shape[3]]
+    if scale < 1:
+        output = F.interpolate(output, size=(h, w), mode="bicubic", align_corners=False)
+    return ((output[0].permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5).cpu().numpy()
+
+
+def _validated_hole(image: np.ndarray, mask: np.ndarray, dilation: int, feather: int) -> np.ndarray:
+    _check_inputs(image, mask)
+    _check_range(dilation, DILATION_RANGE, "Mask dilation")
+    _check_range(feather, FEATHER_RANGE, "Feathering")
+    hole = dilate(mask.astype(bool), dilation)
+    if hole.mean() > MAX_HOLE_FRACTION:
+        raise InvalidRequestError(
+            f"The mask covers {100 * hole.mean():.0f}% of the image, which leaves nothing to fill from. "
+            "Leave at least 5% of the image unmasked."
+        )
+    return hole
+
+
+def _composite(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, feather: int) -> np.ndarray:
+    weights = blend_weights(hole, feather)[..., None]
+    blended = np.clip(np.round(weights * fill + (1 - weights) * image), 0, 255).astype(np.uint8)
+    return np.where(hole[..., None], blended, image)
+
+
+def inpaint(model_id: str, image: np.ndarray, mask: np.ndarray, dilation: int = 0, feather: int = 0,
+            device: str | None = None) -> np.ndarray:
+    """Fill `mask` (bool [H, W], True = hole) in `image` (uint8 [H, W, 3]); uint8 [H, W, 3].
+
+    An empty mask returns the image unchanged. Pixels outside the dilated mask are never touched.
+    """
+    hole = _validated_hole(image, mask, dilation, feather)
+    if not hole.any():
+        return image.copy()
+    net = load(checkpoint_for(model_id, TASK), device)
+    result = image.copy()
+    for top, left, bottom, right in hole_regions(hole):  # disjoint boxes, each with a margin around its hole
+        region, region_hole = image[top:bottom, left:right], hole[top:bottom, left:right]
+        result[top:bottom, left:right] = _composite(region, _fill_crop(net, region, region_hole), region_hole, feather)
+    return result
+
+
+def prior_inpaint(vae_id: str, image: np.ndarray, mask: np.ndarray, dilation: int = 0, feather: int = 0,
+                  steps: int = PRIOR_STEPS, seed: int = 0, progress: Callable[[float], None] | None = None,
+                  device: str | None = None) -> np.ndarray:
+    """Fill a Fashion-MNIST-like image with the VAE as prior: the image is seen at 28x28 grayscale,
+    the latent is optimised so the decoded image matches the known pixels (plus the prior's pull
+    toward N(0, I)), and the hole takes the decoded image, scaled back up. uint8 [H, W, 3]."""
+    hole = _validated_hole(image, mask, dilation, feather)
+    if not hole.any():
+        return image.copy()
+    net = load(checkpoint_for(vae_id, vae.TASK), device)
+    param_device = next(net.parameters()).device
+    small = np.asarray(Image.fromarray(image).convert("L").resize((28, 28), Image.Resampling.BOX), np.float32)
+    known = np.asarray(Image.fromarray((~hole).astype(np.uint8) * 255).resize((28, 28), Image.Resampling.BOX)) == 255
+    target = torch.from_numpy(small / 255).to(param_device)[None, None]
+    weight = torch.from_numpy(known.astype(np.float32)).to(param_device)[None, None]
+    with torch.inference_mode():
+        start = net.posterior(target * 2 - 1)[0].clone()
+    generator = torch.Generator().manual_seed(seed)
+    z = (start + 0.1 * torch.randn(start.shape, generator=generator).to(param_device)).requires_grad_(True)
+    optimizer = torch.optim.Adam([z], lr=0.05)
+    with torch.enable_grad():
+        for step in range(steps):
+            logits = net.logits(z)
+            fit = (F.binary_cross_entropy_with_logits(logits, target, reduction="none") * weight).sum()
+            loss = fit + 0.5 * z.pow(2).sum()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if progress is not None and step % 20 == 0:
+                progress(step / steps)
+    with torch.inference_mode():
+        decoded = (torch.sigmoid(net.logits(z))[0, 0] * 255).cpu().numpy()
+    h, w = hole.shape
+    large = np.asarray(Image.fromarray(decoded.round().astype(np.uint8)).resize((w, h), Image.Resampling.NEAREST))
+    return _composite(image, np.repeat(large[..., None], 3, axis=2).astype(np.float32), hole, feather)
+
+
+def fill(model_id: str, image: np.ndarray, mask: np.ndarray, dilation: int = 0, feather: int = 0,
+         progress: Callable[[float], None] | None = None, device: str | None = None) -> np.ndarray:
+    """Inpaint with an inpainting network, or with a VAE as generative prior, by the checkpoint's task."""
+    task = registry.get(model_id).task
+    if task == TASK:
+        return inpaint(model_id, image, mask, dilation, feather, device)
+    if task == vae.TASK:
+        return prior_inpaint(model_id, image, mask, dilation, feather, progress=progress, device=device)
+    raise InvalidRequestError(f"Model {model_id!r} is a {task} model; inpainting takes an inpainting model or a VAE.")

@@ -1,0 +1,114 @@
+"""Texture classification inference: class probabilities, a class heatmap, and a texture map.
+
+The network sees an image reduced so its shorter side is `WORKING_SIZE` (the scale it was trained
+at: views of half to all of a 256-pixel photo, shown at 96 pixels), averaged over the four flips.
+A texture map classifies overlapping windows (a quarter of the shorter side, or `window`) across
+the image and colours each pixel by the most probable class of the windows covering it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from models.errors import InvalidRequestError
+from models.loading import load
+from models.sampling import checkpoint_for
+
+TASK = "texture-classification"
+WORKING_SIZE = 128  # shorter side the network sees (training views: 50-100% of 256 px shown at 96 px)
+MAX_LONG_SIDE = 3 * WORKING_SIZE  # very elongated images are reduced further
+WINDOW_FRACTION = 0.25  # texture-map windows: this fraction of the shorter side ...
+WINDOW_STRIDE = 0.5  # ... moved by this fraction of the window
+MAX_WINDOWS = 400
+
+
+def _tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise InvalidRequestError(f"Expected an RGB uint8 image [H, W, 3], got {image.dtype} {image.shape}.")
+    return torch.tensor(image, device=device).permute(2, 0, 1).float()[None] / 127.5 - 1
+
+
+def _working_scale(x: torch.Tensor) -> torch.Tensor:
+    h, w = x.shape[2:]
+    scale = min(WORKING_SIZE / min(h, w), MAX_LONG_SIDE / max(h, w))
+    size = (max(16, round(h * scale)), max(16, round(w * scale)))
+    if scale < 1:
+        return F.interpolate(x, size=size, mode="area")
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+@torch.inference_mode()
+def predict_probabilities(net: torch.nn.Module, image: np.ndarray) -> np.ndarray:
+    """Class probabilities [num_classes] of one RGB uint8 image, averaged over its four flips."""
+    x = _working_scale(_tensor(image, next(net.parameters()).device))
+    views = torch.cat([x, x.flip(3), x.flip(2), x.flip(2, 3)])
+    return F.softmax(net(views), dim=1).mean(0).cpu().numpy()
+
+
+def _net(model_id: str, device: str | None):
+    return load(checkpoint_for(model_id, TASK), device)
+
+
+def class_names(model_id: str) -> list[str]:
+    net = _net(model_id, None)
+    return list(net.config.class_names) or [str(k) for k in range(net.config.num_classes)]
+
+
+def classify(model_id: str, image: np.ndarray, device: str | None = None) -> dict[str, float]:
+    """{class name: probability} for an RGB uint8 image, most probable first."""
+    probabilities = predict_probabilities(_net(model_id, device), image)
+    names = class_names(model_id)
+    order = np.argsort(-probabilities)
+    return {names[k]: float(probabilities[k]) for k in order}
+
+
+@torch.inference_mode()
+def heatmap(model_id: str, image: np.ndarray, label: str, device: str | None = None) -> np.ndarray:
+    """Class activation map of `label` over the image, float32 [H, W] in [0, 1] (the image's size)."""
+    names = class_names(model_id)
+    if label not in names:
+        raise InvalidRequestError(f"Unknown texture class {label!r}. Classes: {', '.join(names)}.")
+    net = _net(model_id, device)
+    x = _working_scale(_tensor(image, next(net.parameters()).device))
+    cam = net.class_activation_map(x, names.index(label))[None]
+    cam = F.interpolate(cam, size=image.shape[:2], mode="bilinear", align_corners=False)[0, 0]
+    cam = cam - cam.min()
+    return (cam / cam.max().clamp_min(1e-8)).cpu().numpy().astype(np.float32)
+
+
+def window_boxes(height: int, width: int, window: int) -> list[tuple[int, int]]:
+    """Top-left corners of overlapping windows that cover the whole image."""
+    stride = max(1, int(window * WINDOW_STRIDE))
+
+    def starts(length: int) -> list[int]:
+        last = max(length - window, 0)
+        return sorted({*range(0, last + 1, stride), last})
+
+    return [(y, x) for y in starts(height) for x in starts(width)]
+
+
+def texture_map(model_id: str, image: np.ndarray, window: int | None = None,
+                progress: Callable[[float], None] | None = None,
+                device: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(label index per pixel int16 [H, W], confidence per pixel float32 [H, W]) from overlapping windows."""
+    h, w = image.shape[:2]
+    window = window or max(32, int(WINDOW_FRACTION * min(h, w)))
+    if not 16 <= window <= min(h, w):
+        raise InvalidRequestError(f"The window must be from 16 pixels to the image's shorter side ({min(h, w)}).")
+    boxes = window_boxes(h, w, window)
+    if len(boxes) > MAX_WINDOWS:
+        raise InvalidRequestError(f"A {window}-pixel window needs {len(boxes)} windows on this image; "
+                                  f"use a window that needs at most {MAX_WINDOWS}.")
+    net = _net(model_id, device)
+    votes = np.zeros((net.config.num_classes, h, w), np.float32)
+    for i, (y, x) in enumerate(boxes):
+        votes[:, y : y + window, x : x + window] += predict_probabilities(net, image[y : y + window, x : x + window])[
+            :, None, None]
+        if progress is not None and i % 10 == 0:
+            progress(i / len(boxes))
+    total = votes.sum(0)
+    return votes.argmax(0).astype(np.int16), (votes.max(0) / np.maximum(total, 1e-8)).astype(np.float32)

@@ -1,0 +1,152 @@
+"""Inpainting: paint a hole on any image with a brush and fill it with the inpainting network (photos)
+or with the VAE as a generative prior (Fashion-MNIST-like images)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from models import inpaint, registry, vae
+from models.errors import InvalidRequestError
+from models.image_input import check_size, to_rgb
+from studio import pnginfo
+from studio.ui import (
+    ImageInput,
+    MaskInput,
+    SendButton,
+    result_image,
+    save_for_download,
+    send_buttons,
+    tab_parameters,
+    user_errors,
+    whole_number,
+)
+
+DEFAULT_MODEL = "photo-inpaint"
+MASK_COLOUR = ("#ff2e88", 0.7)  # the brush: a translucent pink that shows what lies under it
+EMPTY_MASK_NOTICE = "The mask is empty: paint over the part to fill. The image is returned unchanged."
+_output_dir = Path(tempfile.mkdtemp(prefix="studio-inpaint-"))
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """(label, id): inpainting networks first, then VAEs usable as a generative prior."""
+    networks = sorted(c.id for c in registry.checkpoints(inpaint.TASK))
+    priors = sorted(c.id for c in registry.checkpoints(vae.TASK))
+    networks.sort(key=lambda i: i != DEFAULT_MODEL)
+    return ([(f"{i}: inpainting network for photos", i) for i in networks]
+            + [(f"{i}: VAE prior, for Fashion-MNIST-like images", i) for i in priors])
+
+
+def editor_image_and_mask(value: dict | None) -> tuple[np.ndarray, np.ndarray]:
+    """The editor's background as RGB uint8 and the union of its painted layers' alpha as the mask."""
+    background = (value or {}).get("background")
+    if background is None:
+        raise InvalidRequestError("Upload, paste or send an image first, then paint over the part to fill.")
+    check_size(*background.size)
+    image = np.asarray(to_rgb(background))
+    mask = np.zeros(image.shape[:2], bool)
+    for layer in value.get("layers") or []:
+        if layer.size != background.size:
+            layer = layer.resize(background.size, Image.Resampling.NEAREST)
+        mask |= np.asarray(layer.convert("RGBA"))[..., 3] > 0
+    return image, mask
+
+
+def run(model_id: str, image: np.ndarray, mask: np.ndarray, dilation: float, feather: float,
+        progress: gr.Progress) -> Image.Image:
+    dilation, feather = whole_number(dilation, "Mask dilation"), whole_number(feather, "Feathering")
+    if not mask.any():
+        gr.Warning(EMPTY_MASK_NOTICE)
+    filled = inpaint.fill(model_id, image, mask, dilation, feather,
+                          progress=lambda f: progress(f, desc="optimising the latent"))
+    return pnginfo.embed(Image.fromarray(filled), {
+        "tab": "inpaint", "model_id": model_id, "dilation": dilation, "feather": feather,
+        "width": image.shape[1], "height": image.shape[0], "hole_pixels": int(mask.sum())})
+
+
+@user_errors
+def inpaint_image(image: Image.Image | None, mask: np.ndarray | None, model_id: str, dilation: float, feather: float,
+                  progress: gr.Progress = gr.Progress()) -> Image.Image:
+    """API: fill `mask` (white or opaque = hole, same size as the image) in `image`."""
+    if image is None or mask is None:
+        raise InvalidRequestError("Both an image and a mask are needed.")
+    return run(model_id, np.asarray(image), mask, dilation, feather, progress)
+
+
+@user_errors
+def inpaint_editor(value: dict | None, model_id: str, dilation: float, feather: float,
+                   progress: gr.Progress = gr.Progress()) -> Image.Image:
+    image, mask = editor_image_and_mask(value)
+    return run(model_id, image, mask, dilation, feather, progress)
+
+
+def continue_editing(result: Image.Image | None):
+    """The result becomes the editor's new background, with an empty mask layer."""
+    if result is None:
+        raise gr.Error("There is no result yet to continue from.", print_exception=False)
+    return {"background": result, "layers": [], "composite": result}
+
+
+def save_png(image: Image.Image | None) -> str | None:
+    return save_for_download(image, _output_dir, lambda p: f"inpaint-{p['model_id']}-{p['width']}x{p['height']}.png")
+
+
+@user_errors
+def restore(png_path: str | None):
+    """The settings of a studio PNG from this tab, and the PNG itself in the editor to keep working on."""
+    params = tab_parameters(png_path, "inpaint", "inpainting")
+    try:
+        model_id, dilation, feather = params["model_id"], params["dilation"], params["feather"]
+    except KeyError as error:
+        raise pnginfo.NotAStudioPNGError("That PNG's parameters are incomplete.") from error
+    image = Image.open(png_path).convert("RGB")
+    return model_id, dilation, feather, {"background": image, "layers": [], "composite": image}
+
+
+def build(demo: gr.Blocks) -> tuple[gr.ImageEditor, list[SendButton]]:
+    """Build the tab; returns the editor, so other tabs can send images to it, and its send buttons."""
+    choices = model_choices()
+    with gr.Row():
+        with gr.Column(scale=3):
+            editor = gr.ImageEditor(
+                label="Image: paint over the part to fill", type="pil", image_mode="RGBA", format="png",
+                elem_id="inpaint-editor", sources=["upload", "clipboard", "webcam"], layers=False, transforms=(),
+                height=560,
+                brush=gr.Brush(colors=[MASK_COLOUR], color_mode="fixed", default_size=24),
+                eraser=gr.Eraser(default_size=24))
+        with gr.Column(scale=2, min_width=320):
+            model = gr.Dropdown(choices, value=choices[0][1] if choices else None, label="Model",
+                                allow_custom_value=True)
+            dilation = gr.Slider(*inpaint.DILATION_RANGE, value=4, step=1, label="Mask dilation (pixels)",
+                                 info="grow the hole to cover the edges of what you painted over")
+            feather = gr.Slider(*inpaint.FEATHER_RANGE, value=4, step=1, label="Feathering (pixels)",
+                                info="blend the fill into the picture over the inner edge of the hole")
+            run_button = gr.Button("Inpaint", variant="primary")
+            gr.Markdown("The brush size, eraser and undo are in the editor's toolbar. Pixels outside the "
+                        "(dilated) mask are returned unchanged.")
+    with gr.Row():
+        with gr.Column(scale=3):
+            result = result_image("Result", height=560)
+            send = send_buttons(result, targets=("Texture",))
+        with gr.Column(scale=2, min_width=320):
+            again = gr.Button("Continue editing (result back into the editor)")
+            save = gr.DownloadButton("Save PNG", value=None)
+            restore_file = gr.File(label="Restore settings from a studio PNG of this tab", file_types=[".png"],
+                                   type="filepath", height=120)
+    with gr.Row(visible=False):
+        api_image = ImageInput(label="image", type="pil", format="png")
+        api_mask = MaskInput(label="mask (white or opaque = hole)", type="pil", format="png")
+
+    ran = run_button.click(inpaint_editor, [editor, model, dilation, feather], result, api_visibility="private")
+    api = gr.Button(visible=False).click(inpaint_image, [api_image, api_mask, model, dilation, feather], result,
+                                         api_name="inpaint")
+    for event in (ran, api):
+        event.then(save_png, result, save, api_visibility="private")
+    again.click(continue_editing, result, editor, api_visibility="private")
+    restore_file.upload(restore, restore_file, [model, dilation, feather, editor], api_name="restore_inpaint",
+                        api_visibility="undocumented")
+    return editor, send

@@ -1,0 +1,106 @@
+"""Texture classification: top-5 classes of an image, a class heatmap, and a colour-coded texture map."""
+
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from models import registry, texture
+from models.errors import InvalidRequestError
+from studio.images import heat_overlay
+from studio.ui import ImageInput, model_choices, user_errors, whole_number
+
+DEFAULT_MODEL = "dtd10-texture"
+EXAMPLES_DIR = registry.ASSETS_DIR / "examples" / "dtd"
+TOP_CLASSES = 5
+
+
+def _pixels(image: Image.Image | None) -> np.ndarray:
+    if image is None:
+        raise InvalidRequestError("Upload, paste or pick an image first.")
+    return np.asarray(image)
+
+
+@user_errors
+def classify(model_id: str, image: Image.Image | None) -> dict[str, float]:
+    """{class: probability} for every class (the Label shows the top 5)."""
+    return texture.classify(model_id, _pixels(image))
+
+
+@user_errors
+def explain(model_id: str, image: Image.Image | None, label: str | None) -> Image.Image:
+    """The image under a heatmap of where the network sees `label` (the top class if none is chosen)."""
+    pixels = _pixels(image)
+    label = label or next(iter(texture.classify(model_id, pixels)))
+    return heat_overlay(pixels, texture.heatmap(model_id, pixels, label))
+
+
+@user_errors
+def texture_map(model_id: str, image: Image.Image | None, window_percent: float,
+                progress: gr.Progress = gr.Progress()):
+    """(image, [(mask, class)]) for an AnnotatedImage: each pixel's most probable class over the windows."""
+    pixels = _pixels(image)
+    window = max(16, round(whole_number(window_percent, "Window") / 100 * min(pixels.shape[:2])))
+    labels, _ = texture.texture_map(model_id, pixels, window, progress=lambda f: progress(f, desc="windows"))
+    names = texture.class_names(model_id)
+    return image, [((labels == k).astype(np.float32) * 0.6, names[k]) for k in np.unique(labels)]
+
+
+def classify_shown(model_id: str, image: Image.Image | None):
+    """Classify whenever the image changes; a cleared image clears the scores."""
+    return None if image is None else classify(model_id, image)
+
+
+def pick_example(evt: gr.SelectData) -> str:
+    return evt.value["image"]["path"]
+
+
+def top_choices(scores: dict[str, float] | None):
+    """The heatmap's class picker, listing classes most probable first."""
+    if not scores:
+        return gr.Dropdown(choices=[], value=None)
+    names = sorted(scores, key=scores.get, reverse=True)
+    return gr.Dropdown(choices=names, value=names[0])
+
+
+def examples() -> list[tuple[str, str]]:
+    return [(str(p), p.stem.rsplit("_", 1)[0]) for p in sorted(EXAMPLES_DIR.glob("*.jpg"))]
+
+
+def build(demo: gr.Blocks) -> gr.Image:
+    """Build the tab; returns its input image, so other tabs can send images to it."""
+    choices = model_choices(texture.TASK, DEFAULT_MODEL)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model",
+                                allow_custom_value=True)
+            image = ImageInput(label="Image", sources=["upload", "clipboard", "webcam"], type="pil", format="png",
+                               height=320)
+            gallery = gr.Gallery(examples(), label="DTD examples, two per class (click to use)", columns=5,
+                                 height=240, allow_preview=False)
+            classify_button = gr.Button("Classify", variant="primary")
+        with gr.Column(scale=1, min_width=320):
+            scores = gr.Label(num_top_classes=TOP_CLASSES, label="Top 5 classes")
+            label = gr.Dropdown([], label="Heatmap for class", allow_custom_value=True)
+            heat = gr.Image(label="Where the network sees that class (class activation map)", type="pil", format="png",
+                            interactive=False, height=320)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            window = gr.Slider(10, 100, value=25, step=5, label="Texture map window (% of the shorter side)",
+                               info="Overlapping windows, each classified on its own; smaller is finer and slower.")
+            map_button = gr.Button("Texture map")
+        with gr.Column(scale=2):
+            annotated = gr.AnnotatedImage(label="Texture map", height=480, format="png")
+
+    gallery.select(pick_example, None, image, api_visibility="private")
+    all_scores = gr.Label(visible=False)  # the API answers with every class, so its confidences sum to 1
+    gr.Button(visible=False).click(classify, [model, image], all_scores, api_name="classify")
+    for classified in (classify_button.click(classify, [model, image], scores, api_visibility="private"),
+                       gr.on([image.change, model.change], classify_shown, [model, image], scores,
+                             api_visibility="private", trigger_mode="always_last")):
+        classified.success(top_choices, scores, label, api_visibility="private").then(
+            explain, [model, image, label], heat, api_visibility="private")
+    label.input(explain, [model, image, label], heat, api_name="heatmap")
+    map_button.click(texture_map, [model, image, window], annotated, api_name="texture_map")
+    return image

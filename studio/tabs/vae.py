@@ -1,0 +1,227 @@
+"""VAE interpolation: two image slots (examples, upload or drawing), what the model sees and makes of
+each, a linear or spherical path between them (strip, scrubber, GIF) and a 2D latent walk."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from models import registry, vae
+from models.data import fashion_mnist
+from models.errors import InvalidRequestError
+from studio import pnginfo
+from studio.images import GRID_DISPLAY_SIZE, grid_image, strip_image, tile, upscale, write_gif
+from studio.ui import (
+    ImageInput,
+    SendButton,
+    model_choices,
+    result_image,
+    save_for_download,
+    send_buttons,
+    tab_parameters,
+    unique_path,
+    user_errors,
+    whole_number,
+)
+
+DEFAULT_MODEL = "fmnist-vae"
+EXAMPLES_DIR = registry.ASSETS_DIR / "examples" / "fashion-mnist"
+SLOTS = ("A", "B", "C", "D")
+GIF_FRAME_MS = 80
+_output_dir = Path(tempfile.mkdtemp(prefix="studio-vae-"))
+
+
+def model_view(image: Image.Image | None, slot: str) -> np.ndarray:
+    """The 28x28 picture the model sees for a slot's image."""
+    if image is None:
+        raise InvalidRequestError(f"Slot {slot} is empty: pick an example, upload an image or use a drawing.")
+    return fashion_mnist.from_picture(image)
+
+
+@user_errors
+def encode(model_id: str, image: Image.Image | None) -> tuple[Image.Image, list[float]]:
+    """What the model sees next to its reconstruction, and the latent (posterior mean)."""
+    pixels = model_view(image, "A")
+    latent = vae.encode(model_id, pixels[None])
+    reconstruction = vae.decode(model_id, latent)[0]
+    return upscale(tile(np.stack([pixels, reconstruction])), GRID_DISPLAY_SIZE // 3), latent[0].round(5).tolist()
+
+
+def preview(model_id: str, image: Image.Image | None) -> Image.Image | None:
+    """Slot preview for the UI: empty when the slot is empty."""
+    return None if image is None else encode(model_id, image)[0]
+
+
+def interpolation_frames(model_id: str, image_a, image_b, steps: float, path: str, ping_pong: bool):
+    """(frames uint8 [T, 28, 28], parameters) shared by the strip, the GIF and the scrubber."""
+    steps = whole_number(steps, "Steps")
+    a, b = model_view(image_a, "A"), model_view(image_b, "B")
+    frames = vae.interpolate(model_id, a, b, steps, path)
+    params = {"tab": "vae", "mode": "interpolate", "model_id": model_id, "steps": steps, "path": path,
+              "ping_pong": bool(ping_pong), "image_a": pnginfo.encode_pixels(a), "image_b": pnginfo.encode_pixels(b)}
+    return frames, params
+
+
+def gif_frames(frames: np.ndarray, ping_pong: bool) -> np.ndarray:
+    """Ping-pong plays the path forward and back without repeating the end frames."""
+    return np.concatenate([frames, frames[-2:0:-1]]) if ping_pong and len(frames) > 2 else frames
+
+
+@user_errors
+def interpolate(model_id: str, image_a, image_b, steps: float, path: str, ping_pong: bool) -> tuple[Image.Image, str]:
+    """A strip of frames from A's reconstruction to B's, and the animated GIF (both carry the parameters)."""
+    frames, params = interpolation_frames(model_id, image_a, image_b, steps, path, ping_pong)
+    name = f"{model_id}-{path}-{len(frames)}-steps.gif"
+    gif = write_gif(gif_frames(frames, ping_pong), unique_path(_output_dir, name), GIF_FRAME_MS,
+                    comment=pnginfo.gif_comment(params))
+    return pnginfo.embed(strip_image(frames), params), str(gif)
+
+
+@user_errors
+def scrubber_frames(model_id: str, image_a, image_b, steps: float, path: str, ping_pong: bool):
+    """Frames for the scrubber, and the scrubber set to the first frame with the right range."""
+    frames, _ = interpolation_frames(model_id, image_a, image_b, steps, path, ping_pong)
+    return frames, gr.Slider(minimum=1, maximum=len(frames), value=1, step=1), upscale(frames[0])
+
+
+def show_frame(frames: np.ndarray | None, index: float) -> Image.Image | None:
+    if frames is None or len(frames) == 0:
+        return None
+    return upscale(frames[int(min(max(index, 1), len(frames))) - 1])
+
+
+@user_errors
+def walk(model_id: str, image_a, image_b, image_c, image_d, size: float, seed: float) -> Image.Image:
+    """Bilinear grid between corners A (top left), B (top right), C and D (bottom); an empty C or D is a
+    random latent from the seed (C: seed, D: seed + 1)."""
+    size, seed = whole_number(size, "Walk size"), whole_number(seed, "Seed")
+    views = [model_view(image, slot) if image is not None or slot in "AB" else None
+             for image, slot in zip((image_a, image_b, image_c, image_d), SLOTS, strict=True)]
+    encoded = iter(vae.encode(model_id, np.stack([v for v in views if v is not None])))
+    random_seeds = {"C": seed, "D": seed + 1}
+    corners = [next(encoded) if view is not None else vae.prior_latent(model_id, random_seeds[slot])
+               for view, slot in zip(views, SLOTS, strict=True)]
+    grid = vae.walk(model_id, np.stack(corners), size)
+    params = {"tab": "vae", "mode": "walk", "model_id": model_id, "size": size, "seed": seed,
+              **{f"image_{s.lower()}": pnginfo.encode_pixels(v) for s, v in zip(SLOTS, views, strict=True)
+                 if v is not None}}
+    return pnginfo.embed(grid_image(grid.reshape(size * size, 28, 28)), params)
+
+
+def save_png(image: Image.Image | None) -> str | None:
+    return save_for_download(image, _output_dir, lambda p: f"{p['model_id']}-{p['mode']}.png")
+
+
+@user_errors
+def restore(png_path: str | None):
+    """Slots, controls and result (interpolation strip and GIF, or walk) of a studio PNG or GIF from this tab."""
+    params = tab_parameters(png_path, "vae", "VAE interpolation")
+    try:
+        model_id, mode = params["model_id"], params["mode"]
+        slots = [Image.fromarray(pnginfo.decode_pixels(params[f"image_{s.lower()}"])).convert("RGB")
+                 if f"image_{s.lower()}" in params else None for s in SLOTS]
+        steps, path, ping_pong = params.get("steps", 16), params.get("path", "linear"), params.get("ping_pong", False)
+        size, seed = params.get("size", 5), params.get("seed", 0)
+    except (KeyError, TypeError) as error:
+        raise pnginfo.NotAStudioPNGError("That image's parameters are incomplete.") from error
+    if mode == "interpolate":
+        outputs = (*interpolate(model_id, slots[0], slots[1], steps, path, ping_pong), gr.skip())
+    elif mode == "walk":
+        outputs = (gr.skip(), gr.skip(), walk(model_id, *slots, size, seed))
+    else:
+        raise pnginfo.NotAStudioPNGError(f"Unknown mode {mode!r} in that image.")
+    return (model_id, *slots, steps, path, ping_pong, size, seed, *outputs)
+
+
+def examples() -> list[tuple[str, str]]:
+    """(path, caption) of the shipped test-set examples."""
+    return [(str(p), p.stem.split("-", 2)[2].replace("-", " ")) for p in sorted(EXAMPLES_DIR.glob("*.png"))]
+
+
+def fill_slot(target: str, evt: gr.SelectData):
+    """Put the clicked example into the chosen slot; the other slots stay as they are."""
+    path = evt.value["image"]["path"]
+    return [gr.skip() if slot != target else path for slot in SLOTS]
+
+
+def use_drawing(sketch: dict | None, target: str):
+    if sketch is None or sketch.get("composite") is None:
+        raise gr.Error("Draw something first.", print_exception=False)
+    return [gr.skip() if slot != target else sketch["composite"] for slot in SLOTS]
+
+
+def build(demo: gr.Blocks) -> list[SendButton]:
+    choices = model_choices(vae.TASK, DEFAULT_MODEL)
+    model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model", allow_custom_value=True)
+    slots, previews = {}, {}
+    with gr.Row():
+        for slot in "AB":
+            with gr.Column():
+                slots[slot] = ImageInput(label=f"Slot {slot}", sources=["upload", "clipboard", "webcam"], type="pil",
+                                         format="png", height=260, elem_classes=["crisp", "fill"])
+                previews[slot] = result_image(f"{slot}: what the model sees | its reconstruction", height=160)
+        with gr.Column():
+            target = gr.Radio(list(SLOTS), value="A", label="Examples and drawings fill slot")
+            gallery = gr.Gallery(examples(), label="Test-set examples (click to use)", columns=4, height=260,
+                                 allow_preview=False, elem_classes="crisp")
+            with gr.Accordion("Draw", open=False):
+                sketch = gr.Sketchpad(type="pil", image_mode="RGB", canvas_size=(280, 280), label="Drawing",
+                                      brush=gr.Brush(default_size=20, colors=["#000000"], color_mode="fixed"))
+                use_sketch = gr.Button("Use drawing")
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            path = gr.Radio(list(vae.PATHS), value="slerp", label="Path",
+                            info="linear: straight line in latent space; slerp: along the sphere")
+            steps = gr.Slider(*vae.STEPS_RANGE, value=16, step=1, label="Steps")
+            ping_pong = gr.Checkbox(value=True, label="Ping-pong loop (GIF plays forward and back)")
+            interpolate_button = gr.Button("Interpolate A → B", variant="primary")
+        with gr.Column(scale=2):
+            strip = result_image("Interpolation")
+            with gr.Row():
+                frame = result_image("Frame", height=240)
+                gif = gr.Image(label="Animation (GIF)", type="filepath", interactive=False, elem_classes="crisp",
+                               height=240)
+            scrub = gr.Slider(1, 16, value=1, step=1, label="Scrub through the frames")
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            gr.Markdown("**2D latent walk**: A top left, B top right, C and D at the bottom. "
+                        "An empty C or D is a random latent drawn from the seed.")
+            with gr.Row():
+                for slot in "CD":
+                    slots[slot] = ImageInput(label=f"Slot {slot} (optional)", sources=["upload", "clipboard"],
+                                             type="pil", format="png", height=160, elem_classes=["crisp", "fill"])
+            size = gr.Slider(*vae.WALK_SIZE_RANGE, value=6, step=1, label="Grid size")
+            seed = gr.Number(value=0, step=1, label="Seed for empty corners")
+            walk_button = gr.Button("Walk")
+        with gr.Column(scale=2):
+            walk_image = result_image("Latent walk", height=520)
+            send = send_buttons(walk_image)
+    with gr.Row():
+        save = gr.DownloadButton("Save PNG", value=None)
+        restore_file = gr.File(label="Restore from a studio PNG or GIF of this tab", file_types=[".png", ".gif"],
+                               type="filepath", height=120)
+    frames = gr.State(None)
+    slot_list = [slots[s] for s in SLOTS]
+    latent = gr.JSON(visible=False)
+
+    gr.Button(visible=False).click(encode, [model, slots["A"]], [previews["A"], latent], api_name="encode")
+    for slot in "AB":
+        gr.on([slots[slot].change, model.change], preview, [model, slots[slot]], previews[slot],
+              api_visibility="private")
+    gallery.select(fill_slot, target, slot_list, api_visibility="private")
+    use_sketch.click(use_drawing, [sketch, target], slot_list, api_visibility="private")
+    interpolation_inputs = [model, slots["A"], slots["B"], steps, path, ping_pong]
+    interpolated = interpolate_button.click(interpolate, interpolation_inputs, [strip, gif], api_name="interpolate")
+    interpolated.success(scrubber_frames, interpolation_inputs, [frames, scrub, frame], api_visibility="private")
+    interpolated.then(save_png, strip, save, api_visibility="private")
+    scrub.change(show_frame, [frames, scrub], frame, api_visibility="private", trigger_mode="always_last")
+    walked = walk_button.click(walk, [model, *slot_list, size, seed], walk_image, api_name="walk")
+    walked.then(save_png, walk_image, save, api_visibility="private")
+    restore_file.upload(restore, restore_file,
+                        [model, *slot_list, steps, path, ping_pong, size, seed, strip, gif, walk_image],
+                        api_name="restore_vae", api_visibility="undocumented")
+    return send
