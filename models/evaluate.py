@@ -202,12 +202,12 @@ def evaluate_inpaint(model_ids: list[str], data: Path, split: str, size: int, se
             outputs = {name: fill(truth, hole) for name, fill in methods.items()}
             for name, output in outputs.items():
                 scores[name][kind].append(hole_psnr(output, truth, hole))
-            if pictures is not None and i % 100 == 0:
+            if pictures is not None and i % 100 == 0 and k == (i // 100) % len(MASK_KINDS):
                 masked = np.where(hole[..., None], 255, truth).astype(np.uint8)
                 examples.append(np.concatenate([masked, outputs["opencv-telea"], outputs[model_ids[0]], truth], 1))
     if pictures is not None and examples:
         pictures.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.concatenate(examples, 0)).save(pictures / "before-after.jpg", quality=85)
+        Image.fromarray(np.concatenate(examples, 0)).save(pictures / "before-after.jpg", quality=80)
     return {name: {**{f"hole_psnr_{kind}": float(np.mean(v)) for kind, v in by_kind.items()},
                    "hole_psnr_mean": float(np.mean([x for v in by_kind.values() for x in v]))}
             for name, by_kind in scores.items()}

@@ -3,7 +3,8 @@
 The network sees an image reduced so its shorter side is `WORKING_SIZE` (the scale it was trained
 at: views of half to all of a 256-pixel photo, shown at 96 pixels), averaged over the four flips.
 A texture map classifies overlapping windows (a quarter of the shorter side, or `window`) across
-the image and colours each pixel by the most probable class of the windows covering it.
+the image, each at the scale the whole image is seen at, and colours each pixel by the most
+probable class of the windows covering it.
 """
 
 from __future__ import annotations
@@ -32,9 +33,13 @@ def _tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.tensor(image, device=device).permute(2, 0, 1).float()[None] / 127.5 - 1
 
 
-def _working_scale(x: torch.Tensor) -> torch.Tensor:
+def working_scale(height: int, width: int) -> float:
+    """The factor that brings an image to the network's working size."""
+    return min(WORKING_SIZE / min(height, width), MAX_LONG_SIDE / max(height, width))
+
+
+def _resized(x: torch.Tensor, scale: float) -> torch.Tensor:
     h, w = x.shape[2:]
-    scale = min(WORKING_SIZE / min(h, w), MAX_LONG_SIDE / max(h, w))
     size = (max(16, round(h * scale)), max(16, round(w * scale)))
     if scale < 1:
         return F.interpolate(x, size=size, mode="area")
@@ -42,9 +47,11 @@ def _working_scale(x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def predict_probabilities(net: torch.nn.Module, image: np.ndarray) -> np.ndarray:
-    """Class probabilities [num_classes] of one RGB uint8 image, averaged over its four flips."""
-    x = _working_scale(_tensor(image, next(net.parameters()).device))
+def predict_probabilities(net: torch.nn.Module, image: np.ndarray, scale: float | None = None) -> np.ndarray:
+    """Class probabilities [num_classes] of one RGB uint8 image, averaged over its four flips. The
+    image is resized by `scale` (default: to the working size)."""
+    x = _tensor(image, next(net.parameters()).device)
+    x = _resized(x, working_scale(*image.shape[:2]) if scale is None else scale)
     views = torch.cat([x, x.flip(3), x.flip(2), x.flip(2, 3)])
     return F.softmax(net(views), dim=1).mean(0).cpu().numpy()
 
@@ -73,7 +80,7 @@ def heatmap(model_id: str, image: np.ndarray, label: str, device: str | None = N
     if label not in names:
         raise InvalidRequestError(f"Unknown texture class {label!r}. Classes: {', '.join(names)}.")
     net = _net(model_id, device)
-    x = _working_scale(_tensor(image, next(net.parameters()).device))
+    x = _resized(_tensor(image, next(net.parameters()).device), working_scale(*image.shape[:2]))
     cam = net.class_activation_map(x, names.index(label))[None]
     cam = F.interpolate(cam, size=image.shape[:2], mode="bilinear", align_corners=False)[0, 0]
     cam = cam - cam.min()
@@ -104,10 +111,11 @@ def texture_map(model_id: str, image: np.ndarray, window: int | None = None,
         raise InvalidRequestError(f"A {window}-pixel window needs {len(boxes)} windows on this image; "
                                   f"use a window that needs at most {MAX_WINDOWS}.")
     net = _net(model_id, device)
+    scale = working_scale(h, w)  # every window at the scale the whole image is classified at
     votes = np.zeros((net.config.num_classes, h, w), np.float32)
     for i, (y, x) in enumerate(boxes):
-        votes[:, y : y + window, x : x + window] += predict_probabilities(net, image[y : y + window, x : x + window])[
-            :, None, None]
+        window_image = image[y : y + window, x : x + window]
+        votes[:, y : y + window, x : x + window] += predict_probabilities(net, window_image, scale)[:, None, None]
         if progress is not None and i % 10 == 0:
             progress(i / len(boxes))
     total = votes.sum(0)

@@ -76,7 +76,7 @@ def build(demo: gr.Blocks) -> gr.Image:
             model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model",
                                 allow_custom_value=True)
             image = ImageInput(label="Image", sources=["upload", "clipboard", "webcam"], type="pil", format="png",
-                               height=320)
+                               elem_id="texture-image", height=320)
             gallery = gr.Gallery(examples(), label="DTD examples, two per class (click to use)", columns=5,
                                  height=240, allow_preview=False)
             classify_button = gr.Button("Classify", variant="primary")
