@@ -65,8 +65,11 @@ def load(model: str | registry.Checkpoint, device: str | torch.device | None = N
     key = (checkpoint.id, str(checkpoint.directory), str(device))
     with _cache_lock:
         if key not in _cache:
-            net = build(checkpoint.architecture, checkpoint.config)
-            net.load_state_dict(verified_tensors(checkpoint, checkpoint.weights))
-            _cache[key] = net.to(device).eval().requires_grad_(False)
+            # Built outside inference mode even when the first caller runs in it: inference tensors
+            # could never take part in autograd, and the VAE prior optimises through its decoder.
+            with torch.inference_mode(False):
+                net = build(checkpoint.architecture, checkpoint.config)
+                net.load_state_dict(verified_tensors(checkpoint, checkpoint.weights))
+                _cache[key] = net.to(device).eval().requires_grad_(False)
             log.info("loaded %s on %s", checkpoint.id, device)
         return _cache[key]

@@ -1,7 +1,9 @@
 """Texture classification inference: class probabilities, a class heatmap, and a texture map.
 
-The network sees an image reduced so its shorter side is `WORKING_SIZE` (the scale it was trained
-at: views of half to all of a 256-pixel photo, shown at 96 pixels), averaged over the four flips.
+The network sees an image resized so its shorter side is `WORKING_SIZE`: the largest scale of its
+training views (half to all of a 256-pixel photo shown at 96 pixels) for a DTD-sized photo. The
+size was chosen on val1 (single views at 112 to 192 pixels, with and without averaging over the
+four flips: larger was better, flips did not help).
 A texture map classifies overlapping windows (a quarter of the shorter side, or `window`) across
 the image, each at the scale the whole image is seen at, and colours each pixel by the most
 probable class of the windows covering it.
@@ -20,7 +22,7 @@ from models.loading import load
 from models.sampling import checkpoint_for
 
 TASK = "texture-classification"
-WORKING_SIZE = 128  # shorter side the network sees (training views: 50-100% of 256 px shown at 96 px)
+WORKING_SIZE = 192  # shorter side the network sees
 MAX_LONG_SIDE = 3 * WORKING_SIZE  # very elongated images are reduced further
 WINDOW_FRACTION = 0.25  # texture-map windows: this fraction of the shorter side ...
 WINDOW_STRIDE = 0.5  # ... moved by this fraction of the window
@@ -48,12 +50,11 @@ def _resized(x: torch.Tensor, scale: float) -> torch.Tensor:
 
 @torch.inference_mode()
 def predict_probabilities(net: torch.nn.Module, image: np.ndarray, scale: float | None = None) -> np.ndarray:
-    """Class probabilities [num_classes] of one RGB uint8 image, averaged over its four flips. The
-    image is resized by `scale` (default: to the working size)."""
+    """Class probabilities [num_classes] of one RGB uint8 image, resized by `scale` (default: to the
+    working size)."""
     x = _tensor(image, next(net.parameters()).device)
     x = _resized(x, working_scale(*image.shape[:2]) if scale is None else scale)
-    views = torch.cat([x, x.flip(3), x.flip(2), x.flip(2, 3)])
-    return F.softmax(net(views), dim=1).mean(0).cpu().numpy()
+    return F.softmax(net(x), dim=1)[0].cpu().numpy()
 
 
 def _net(model_id: str, device: str | None):

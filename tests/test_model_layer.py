@@ -126,3 +126,14 @@ def test_bad_requests_raise_readable_errors(kwargs, message):
 def test_classifier_is_not_a_sampler():
     with pytest.raises(sampling.InvalidRequestError, match="not unconditional-generation"):
         sampling.sample("fmnist-classifier", seed=0)
+
+
+def test_a_model_first_loaded_in_inference_mode_can_still_take_part_in_autograd():
+    from models import loading
+
+    loading._cache.clear()
+    with torch.inference_mode():
+        net = loading.load("fmnist-vae", "cpu")
+    z = torch.zeros(1, net.config.latent_dim, requires_grad=True)
+    net.decode(z).sum().backward()
+    assert z.grad is not None

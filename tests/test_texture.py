@@ -1,0 +1,140 @@
+"""Texture classification with the shipped network: model layer, baseline features, the running app."""
+
+import numpy as np
+import pytest
+from gradio_client import handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from models import texture
+from models.errors import InvalidRequestError
+from models.evaluate import lbp_hsv_features, uniform_lbp_histogram
+from studio.tabs.texture import EXAMPLES_DIR
+
+MODEL = "dtd10-texture"
+EXAMPLES = sorted(EXAMPLES_DIR.glob("*.jpg"))
+
+
+def rgb(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def label_of(path) -> str:
+    return path.stem.rsplit("_", 1)[0]
+
+
+def test_most_shipped_examples_are_classified_as_their_labels():
+    assert len(EXAMPLES) == 20 and {label_of(p) for p in EXAMPLES} == set(texture.class_names(MODEL))
+    hits = [next(iter(texture.classify(MODEL, rgb(p), device="cpu"))) == label_of(p) for p in EXAMPLES]
+    assert np.mean(hits) >= 0.6
+
+
+def test_probabilities_sum_to_one_and_come_most_probable_first():
+    scores = texture.classify(MODEL, rgb(EXAMPLES[0]), device="cpu")
+    assert len(scores) == 10 and abs(sum(scores.values()) - 1) < 1e-5
+    assert list(scores.values()) == sorted(scores.values(), reverse=True)
+
+
+def test_heatmap_and_texture_map_have_the_image_size():
+    image = np.asarray(Image.open(EXAMPLES[3]).convert("RGB").resize((300, 200)))
+    heat = texture.heatmap(MODEL, image, "braided", device="cpu")
+    assert heat.shape == (200, 300) and heat.min() == 0 and abs(heat.max() - 1) < 1e-6
+    labels, confidence = texture.texture_map(MODEL, image, window=64, device="cpu")
+    assert labels.shape == confidence.shape == (200, 300)
+    assert 0 < confidence.min() and confidence.max() <= 1
+
+
+def test_a_texture_map_finds_two_textures_side_by_side():
+    left = rgb(EXAMPLES_DIR / "chequered_0044.jpg")[:256, :256]
+    right = rgb(EXAMPLES_DIR / "cobwebbed_0044.jpg")[:256, :256]
+    labels, _ = texture.texture_map(MODEL, np.concatenate([left, right], axis=1), window=96, device="cpu")
+    names = texture.class_names(MODEL)
+    left_class = np.bincount(labels[:, :160].ravel()).argmax()
+    right_class = np.bincount(labels[:, 352:].ravel()).argmax()
+    assert left_class != right_class
+    assert names[left_class] == "chequered" or names[right_class] == "cobwebbed"
+
+
+def test_windows_cover_the_image():
+    boxes = texture.window_boxes(100, 250, 64)
+    covered = np.zeros((100, 250), bool)
+    for y, x in boxes:
+        covered[y : y + 64, x : x + 64] = True
+    assert covered.all()
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: texture.heatmap(MODEL, np.zeros((64, 64, 3), np.uint8), "fluffy"), "Unknown texture class"),
+    (lambda: texture.texture_map(MODEL, np.zeros((64, 64, 3), np.uint8), window=8), "window"),
+    (lambda: texture.texture_map(MODEL, np.zeros((2000, 2000, 3), np.uint8), window=20), "at most 400"),
+    (lambda: texture.classify(MODEL, np.zeros((64, 64), np.uint8)), "RGB uint8"),
+])
+def test_model_layer_refuses_bad_requests(call, message):
+    with pytest.raises(InvalidRequestError, match=message):
+        call()
+
+
+def test_lbp_codes_of_flat_and_striped_images():
+    flat = uniform_lbp_histogram(np.full((20, 20), 7.0), radius=1)
+    assert flat[8] == 1.0  # every neighbour >= the centre: the all-ones uniform pattern
+    stripes = np.tile(np.array([0.0, 0.0, 9.0, 9.0]), (20, 5))
+    assert uniform_lbp_histogram(stripes, radius=1)[8] < 1.0
+    assert lbp_hsv_features(rgb(EXAMPLES[0])).shape == (3 * 10 + 128,)
+
+
+def test_api_classify_returns_label_and_confidences(client):
+    result = client.predict(MODEL, handle_file(str(EXAMPLES_DIR / "chequered_0044.jpg")), api_name="/classify")
+    confidences = {c["label"]: c["confidence"] for c in result["confidences"]}
+    assert result["label"] == max(confidences, key=confidences.get)
+    assert abs(sum(texture.classify(MODEL, rgb(EXAMPLES_DIR / "chequered_0044.jpg")).values()) - 1) < 1e-5
+
+
+def test_api_heatmap_and_texture_map_have_the_image_size(client, tmp_path):
+    path = tmp_path / "wide.png"
+    Image.open(EXAMPLES[5]).convert("RGB").resize((320, 180)).save(path)
+    heat = client.predict(MODEL, handle_file(str(path)), "bubbly", api_name="/heatmap")
+    assert Image.open(heat).size == (320, 180)
+    annotated = client.predict(MODEL, handle_file(str(path)), 50, api_name="/texture_map")
+    assert Image.open(annotated["image"]).size == (320, 180)
+    for annotation in annotated["annotations"]:
+        assert Image.open(annotation["image"]).size == (320, 180)
+
+
+def write(tmp_path, name: str, image: Image.Image, **kwargs) -> str:
+    path = tmp_path / name
+    image.save(path, **kwargs)
+    return str(path)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "I;16", "CMYK"])
+def test_api_converts_any_colour_mode(client, tmp_path, mode):
+    image = Image.open(EXAMPLES[8]).convert("RGB")
+    if mode == "I;16":
+        converted = Image.fromarray(np.asarray(image.convert("L"), np.uint16) * 257)
+    else:
+        converted = image.convert(mode)
+    path = write(tmp_path, f"x.{'jpg' if mode == 'CMYK' else 'png'}", converted)
+    result = client.predict(MODEL, handle_file(path), api_name="/classify")
+    assert abs(sum(c["confidence"] for c in result["confidences"]) - 1) < 1e-4
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: write(d, "notes.png", Image.new("L", (4, 4))) and (d / "notes.png").write_text("hello")
+     and str(d / "notes.png"), "not an image the studio can read"),
+    (lambda d: write(d, "dot.png", Image.new("RGB", (1, 1))), "at least 8 pixels"),
+    (lambda d: write(d, "huge.png", Image.new("L", (8000, 8000))), "up to 25 megapixels"),
+])
+def test_api_bad_images_get_a_clear_message_and_the_server_keeps_serving(client, tmp_path, make, message):
+    with pytest.raises(AppError, match=message):
+        client.predict(MODEL, handle_file(make(tmp_path)), api_name="/classify")
+    assert client.predict(MODEL, handle_file(str(EXAMPLES[0])), api_name="/classify")["label"]
+
+
+def test_texture_evaluation_scores_the_model_and_the_lbp_baseline(synthetic_dtd):
+    from models.evaluate import main
+
+    scores = main(["texture", "--data", str(synthetic_dtd)])
+    assert set(scores) == {"dtd10-texture", "lbp-hsv-svm baseline"}
+    for method in scores.values():
+        assert 0 <= method["val1_accuracy"] <= 1
+        assert np.asarray(method["confusion"]).shape == (3, 3) and np.sum(method["confusion"]) <= 12
