@@ -23,10 +23,12 @@ def label_of(path) -> str:
     return path.stem.rsplit("_", 1)[0]
 
 
-def test_most_shipped_examples_are_classified_as_their_labels():
+def test_api_classifies_most_shipped_examples_as_their_labels(client):
     assert len(EXAMPLES) == 20 and {label_of(p) for p in EXAMPLES} == set(texture.class_names(MODEL))
-    hits = [next(iter(texture.classify(MODEL, rgb(p), device="cpu"))) == label_of(p) for p in EXAMPLES]
-    assert np.mean(hits) >= 0.6
+    results = [client.predict(MODEL, handle_file(str(p)), api_name="/classify") for p in EXAMPLES]
+    assert np.mean([r["label"] == label_of(p) for r, p in zip(results, EXAMPLES, strict=True)]) >= 0.6
+    for result in results:
+        assert abs(sum(c["confidence"] for c in result["confidences"]) - 1) < 1e-4
 
 
 def test_probabilities_sum_to_one_and_come_most_probable_first():
