@@ -62,6 +62,13 @@ def load_checkpoint(run_dir: Path) -> dict | None:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
+def epoch_steps(items: int, batch_size: int, epochs: int, max_steps: int | None) -> tuple[int, int]:
+    """(steps per epoch, total steps) of an epoch-based run, cut at `max_steps` if given."""
+    per_epoch = -(-items // batch_size)
+    total = epochs * per_epoch
+    return per_epoch, total if max_steps is None else min(total, max_steps)
+
+
 class RunState:
     """The resumable state of a training run: named stateful objects (modules, optimizers, torch or
     numpy random generators), the step count and the wall clock. Created from `RUN_DIR/checkpoint.pt`

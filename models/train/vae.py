@@ -18,7 +18,14 @@ from models import vae
 from models.data import fashion_mnist
 from models.device import select_device
 from models.nets.vae import VAE, VAEConfig
-from models.train.common import RunState, add_fashion_mnist_argument, export_model, one_cycle, training_record
+from models.train.common import (
+    RunState,
+    add_fashion_mnist_argument,
+    epoch_steps,
+    export_model,
+    one_cycle,
+    training_record,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +60,7 @@ def train(args: argparse.Namespace) -> Path:
     test_x = fashion_mnist.to_model_range(fashion_mnist.load_split("test", args.data)[0])
 
     net = VAE(VAEConfig(latent_dim=args.latent_dim, width=args.width)).to(device)
-    steps_per_epoch = (len(train_x) + args.batch_size - 1) // args.batch_size
-    total_steps = args.epochs * steps_per_epoch
-    if args.max_steps is not None:
-        total_steps = min(total_steps, args.max_steps)
+    steps_per_epoch, total_steps = epoch_steps(len(train_x), args.batch_size, args.epochs, args.max_steps)
     optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     run = RunState(args.run_dir, net=net, optimizer=optimizer, generator=generator)
     step = run.step
