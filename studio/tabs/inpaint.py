@@ -10,7 +10,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from models import inpaint, registry, vae
+from models import inpaint, vae
 from models.errors import InvalidRequestError
 from models.image_input import check_size, to_rgb
 from studio import pnginfo
@@ -18,6 +18,7 @@ from studio.ui import (
     ImageInput,
     MaskInput,
     SendButton,
+    model_choices,
     result_image,
     save_for_download,
     send_buttons,
@@ -32,13 +33,10 @@ EMPTY_MASK_NOTICE = "The mask is empty: paint over the part to fill. The image i
 _output_dir = Path(tempfile.mkdtemp(prefix="studio-inpaint-"))
 
 
-def model_choices() -> list[tuple[str, str]]:
-    """(label, id): inpainting networks first, then VAEs usable as a generative prior."""
-    networks = sorted(c.id for c in registry.checkpoints(inpaint.TASK))
-    priors = sorted(c.id for c in registry.checkpoints(vae.TASK))
-    networks.sort(key=lambda i: i != DEFAULT_MODEL)
-    return ([(f"{i}: inpainting network for photos", i) for i in networks]
-            + [(f"{i}: VAE prior, for Fashion-MNIST-like images", i) for i in priors])
+def labelled_models() -> list[tuple[str, str]]:
+    """(label, id): inpainting networks first (the default leading), then VAEs usable as a prior."""
+    return ([(f"{i}: inpainting network for photos", i) for i in model_choices(inpaint.TASK, DEFAULT_MODEL)]
+            + [(f"{i}: VAE prior, for Fashion-MNIST-like images", i) for i in model_choices(vae.TASK, "")])
 
 
 def editor_image_and_mask(value: dict | None) -> tuple[np.ndarray, np.ndarray]:
@@ -109,7 +107,7 @@ def restore(png_path: str | None):
 
 def build(demo: gr.Blocks) -> tuple[gr.ImageEditor, list[SendButton]]:
     """Build the tab; returns the editor, so other tabs can send images to it, and its send buttons."""
-    choices = model_choices()
+    choices = labelled_models()
     with gr.Row():
         with gr.Column(scale=3):
             editor = gr.ImageEditor(
