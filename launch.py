@@ -1,4 +1,4 @@
-"""Start the studio: `python launch.py [--host H] [--port P] [--share] [--device D]`.
+"""Start the studio: `python launch.py [--host H] [--port P] [--share] [--device D] [--outputs DIR]`.
 
 Also the Hugging Face Spaces entry point (`app_file: launch.py`): Spaces sets GRADIO_SERVER_NAME
 and GRADIO_SERVER_PORT, which become the defaults here.
@@ -11,8 +11,10 @@ import logging
 import os
 import socket
 import sys
+from pathlib import Path
 
 from models.device import DEVICE_CHOICES, DeviceUnavailableError, set_default_device
+from studio.outputs import DEFAULT_OUTPUTS_DIR, on_spaces
 
 log = logging.getLogger("studio")
 SHARE_SERVER = ("api.gradio.app", 443)
@@ -38,7 +40,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--share", action="store_true", help="create a public gradio.live link (needs internet)")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
                         help="where the models run (default: CUDA, then MPS, then CPU)")
+    parser.add_argument("--outputs", type=Path, default=None, metavar="DIR",
+                        help=f"save every result here as a PNG with its parameters (default {DEFAULT_OUTPUTS_DIR}/; "
+                             "off on Hugging Face Spaces)")
+    parser.add_argument("--no-outputs", action="store_true", help="do not save results to disk")
     return parser.parse_args(argv)
+
+
+def outputs_dir(args: argparse.Namespace) -> Path | None:
+    """Where results are saved: --outputs, else outputs/ except on Spaces (shared, ephemeral disk); None: off."""
+    if args.no_outputs:
+        return None
+    if args.outputs is not None:
+        return args.outputs
+    return None if on_spaces() else DEFAULT_OUTPUTS_DIR
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,10 +68,12 @@ def main(argv: list[str] | None = None) -> int:
         print(NO_SHARE_MESSAGE, file=sys.stderr)
         return 1
     log.info("models run on %s", device)
+    saved_to = outputs_dir(args)
+    log.info("results are saved to %s", saved_to.resolve() if saved_to else "nowhere (saving is off)")
 
     from studio.app import build_app, launch_kwargs
 
-    demo = build_app()
+    demo = build_app(saved_to)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
                 prevent_thread_lock=True, **launch_kwargs())
     if args.share and not demo.share_url:

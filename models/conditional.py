@@ -6,6 +6,8 @@ every mode; a morph keeps that vector and interpolates the class embedding.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
@@ -15,6 +17,7 @@ from models.loading import load
 from models.sampling import (
     checkpoint_for,
     latents,
+    shared_forward_passes,
     to_uint8,
     validate_psi,
     validate_seeds,
@@ -43,16 +46,35 @@ def _generator(model_id: str, device: str | None):
     return net, next(net.parameters()).device
 
 
-@torch.inference_mode()
-def generate(model_id: str, label: str | int, seed: int, n: int = 1, psi: float = 1.0,
-             device: str | None = None) -> np.ndarray:
-    """`n` images of one class from consecutive seeds; uint8 [n, 28, 28]."""
+def generation_inputs(model_id: str, label: str | int, seed: int, n: int = 1,
+                      psi: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The validated latents [n, z_dim] and class indices [n] of a request."""
     index = class_index(label)
     validate_seeds(seed, n)
     validate_psi(psi)
+    z_dim = int(checkpoint_for(model_id, TASK).config["z_dim"])
+    return latents(range(seed, seed + n), z_dim) * psi, torch.full((n,), index)
+
+
+@torch.inference_mode()
+def render(model_id: str, z: torch.Tensor, labels: torch.Tensor, device: str | None = None) -> np.ndarray:
     net, param_device = _generator(model_id, device)
-    z = latents(range(seed, seed + n), net.config.z_dim).to(param_device) * psi
-    return to_uint8(net(z, torch.full((n,), index, device=param_device)))
+    return to_uint8(net(z.to(param_device), labels.to(param_device)))
+
+
+def generate(model_id: str, label: str | int, seed: int, n: int = 1, psi: float = 1.0,
+             device: str | None = None) -> np.ndarray:
+    """`n` images of one class from consecutive seeds; uint8 [n, 28, 28]."""
+    return render(model_id, *generation_inputs(model_id, label, seed, n, psi), device)
+
+
+def generate_many(requests: Sequence[dict], device: str | None = None) -> list[np.ndarray | Exception]:
+    """`generate(**request)` for each request, sharing forward passes; a bad request gets its error in its place."""
+    return shared_forward_passes(
+        requests,
+        lambda r: (r["model_id"], generation_inputs(r["model_id"], r["label"], r["seed"], r.get("n", 1),
+                                                    r.get("psi", 1.0))),
+        lambda model_id, z, labels: render(model_id, z, labels, device))
 
 
 @torch.inference_mode()

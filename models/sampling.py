@@ -6,7 +6,7 @@ image i of a grid with first seed s is the same image as a single sample with se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,27 +93,62 @@ def checkpoint_for(model_id: str, task: str) -> registry.Checkpoint:
     return checkpoint
 
 
-@torch.inference_mode()
-def sample(
-    model_id: str,
-    seed: int,
-    n: int = 1,
-    psi: float = 1.0,
-    direction_values: Sequence[float] = (),
-    device: str | None = None,
-) -> np.ndarray:
-    """Generate `n` images from consecutive seeds; returns uint8 [n, H, W].
-
-    z = psi * z_seed + sum_k value_k * direction_k (values in standard deviations).
-    """
+def sample_latents(model_id: str, seed: int, n: int = 1, psi: float = 1.0,
+                   direction_values: Sequence[float] = ()) -> torch.Tensor:
+    """The validated latents of a request, [n, z_dim]: z = psi * z_seed + sum_k value_k * direction_k
+    (values in standard deviations)."""
     checkpoint = checkpoint_for(model_id, TASK)
     directions = latent_directions(model_id)
     direction_values = [float(v) for v in direction_values]
     validate(seed, n, float(psi), direction_values, len(directions))
-    generator = load(checkpoint, device)
-    z = latents(range(seed, seed + n), generator.config.z_dim) * psi
+    z = latents(range(seed, seed + n), int(checkpoint.config["z_dim"])) * psi
     if direction_values:
         values = torch.tensor(direction_values, dtype=z.dtype)
         z = z + values @ directions.directions[: len(values)]
+    return z
+
+
+@torch.inference_mode()
+def render(model_id: str, z: torch.Tensor, device: str | None = None) -> np.ndarray:
+    """Latents [N, z_dim] -> uint8 [N, H, W], in chunks of at most _BATCH."""
+    generator = load(checkpoint_for(model_id, TASK), device)
     param_device = next(generator.parameters()).device
     return np.concatenate([to_uint8(generator(chunk.to(param_device))) for chunk in z.split(_BATCH)])
+
+
+def sample(model_id: str, seed: int, n: int = 1, psi: float = 1.0, direction_values: Sequence[float] = (),
+           device: str | None = None) -> np.ndarray:
+    """Generate `n` images from consecutive seeds; returns uint8 [n, H, W]."""
+    return render(model_id, sample_latents(model_id, seed, n, psi, direction_values), device)
+
+
+def shared_forward_passes(requests: Sequence, prepare: Callable, run: Callable) -> list:
+    """Serve several requests with one forward pass per model. `prepare(request)` returns (model_id, inputs:
+    tuple of tensors with a batch dimension) or raises InvalidRequestError; `run(model_id, *inputs)` returns
+    one output row per input row. Each request gets its rows back, or its own error, so one caller's mistake
+    does not fail the others."""
+    results: list = [None] * len(requests)
+    groups: dict[str, list[tuple[int, tuple]]] = {}
+    for i, request in enumerate(requests):
+        try:
+            model_id, inputs = prepare(request)
+        except (InvalidRequestError, registry.UnknownModelError) as error:
+            results[i] = error
+            continue
+        groups.setdefault(model_id, []).append((i, inputs))
+    for model_id, members in groups.items():
+        outputs = run(model_id, *(torch.cat(parts) for parts in zip(*(inputs for _, inputs in members), strict=True)))
+        start = 0
+        for i, inputs in members:
+            results[i] = outputs[start : start + len(inputs[0])]
+            start += len(inputs[0])
+    return results
+
+
+def sample_many(requests: Sequence[dict], device: str | None = None) -> list[np.ndarray | Exception]:
+    """`sample(**request)` for each request, sharing forward passes; a bad request gets its error in its place."""
+    return shared_forward_passes(
+        requests,
+        lambda r: (r["model_id"], (sample_latents(r["model_id"], r["seed"], r.get("n", 1), r.get("psi", 1.0),
+                                                  r.get("direction_values", ())),)),
+        lambda model_id, z: render(model_id, z, device))

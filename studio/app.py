@@ -1,51 +1,109 @@
-"""Assemble the studio's Blocks from its tabs; queue and upload limits live here, in one place."""
+"""Assemble the studio's Blocks from its tabs and wire what crosses tabs: send-to buttons, the history,
+the outputs folder and restoring. Queue and upload limits live here, in one place."""
 
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import gradio as gr
 from PIL import Image
 
 from models.image_input import MAX_PIXELS
-from studio import __version__
-from studio.tabs import conditional, inpaint, latent, texture, vae
-from studio.ui import CSS
+from studio import __version__, pnginfo
+from studio.outputs import OutputRecorder
+from studio.tabs import conditional, inpaint, latent, png_info, texture, vae
+from studio.ui import CSS, Restorer, TabParts, request_cancel, user_errors
 
 MAX_UPLOAD_SIZE = "10mb"
 DEFAULT_CONCURRENCY = 2
+TABS = (("Latent sampling", "latent", latent), ("Class-conditional", "conditional", conditional),
+        ("VAE interpolation", "vae", vae), ("Inpainting", "inpaint", inpaint), ("Texture", "texture", texture))
 
 
-def build_app() -> gr.Blocks:
+def build_app(outputs_dir: Path | None = None) -> gr.Blocks:
+    """The studio; every result is also saved as a PNG with its parameters under `outputs_dir` (None: not saved)."""
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Gradio's own decoding (the inpainting editor) refuses bombs too
+    recorder = OutputRecorder.create(outputs_dir)
     with gr.Blocks(title="Studio") as demo:
         gr.Markdown(f"# Studio <small>v{__version__}</small>\n"
                     "Small generative and vision models, trained by this project, in one place.")
+        history = gr.State([])
+        with gr.Sidebar(label="History", position="right", open=False, width=360):
+            gr.Markdown("### History\nEverything made in this browser session, newest first. "
+                        + (f"Each image is also saved in `{outputs_dir}`." if outputs_dir else
+                           "Saving to disk is off here: download what you want to keep."))
+            gallery = gr.Gallery(label="History", columns=2, height=420, allow_preview=False, format="png",
+                                 elem_id="history-gallery", show_label=False)
+            chosen = gr.State(None)
+            chosen_caption = gr.Markdown()
+            with gr.Row():
+                reopen = gr.Button("Reopen in its tab", variant="primary", interactive=False)
+                download = gr.DownloadButton("Download", value=None, interactive=False)
         with gr.Tabs() as tabs:
-            with gr.Tab("Latent sampling", id="latent"):
-                send = latent.build(demo)
-            with gr.Tab("Class-conditional", id="conditional"):
-                send += conditional.build(demo)
-            with gr.Tab("VAE interpolation", id="vae"):
-                send += vae.build(demo)
-            with gr.Tab("Inpainting", id="inpaint"):
-                editor, inpaint_send = inpaint.build(demo)
-            with gr.Tab("Texture", id="texture"):
-                texture_image = texture.build(demo)
-        receivers = {"Inpaint": (inpaint.continue_editing, editor, "inpaint"),
-                     "Texture": (received_image, texture_image, "texture")}
-        for target, button, image in send + inpaint_send:
-            convert, component, tab = receivers[target]
-            button.click(convert, image, component, api_visibility="private").then(
-                lambda tab=tab: gr.Tabs(selected=tab), None, tabs, api_visibility="private")
+            parts: dict[str, TabParts] = {}
+            for title, tab_id, module in TABS:
+                with gr.Tab(title, id=tab_id):
+                    parts[tab_id] = module.build(demo)
+            with gr.Tab("PNG info", id="pnginfo"):
+                info_file, info_restore = png_info.build()
+
+        wire_send_buttons(parts, tabs)
+        for part in parts.values():
+            for event, image in part.made:
+                event.success(lambda image, items: recorded(recorder, image, items), [image, history],
+                              [history, gallery], api_visibility="private")
+        restorers = [part.restorer for part in parts.values()]
+        restored_outputs = [tabs, *(c for r in restorers for c in r.outputs)]
+        reopen_in_tab = user_errors(lambda path: restore_in_tab(restorers, path))
+        info_restore.click(reopen_in_tab, info_file, restored_outputs, api_visibility="private")
+        reopen.click(reopen_in_tab, chosen, restored_outputs, api_visibility="private")
+        gallery.select(choose, history, [chosen, chosen_caption, reopen, download], api_visibility="private")
+        gr.Button(visible=False).click(request_cancel, None, None, api_name="cancel", concurrency_limit=None)
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY)
     return demo
 
 
-def received_image(image: Image.Image | None) -> Image.Image:
-    if image is None:
-        raise gr.Error("There is no image to send yet.", print_exception=False)
-    return image
+def wire_send_buttons(parts: dict[str, TabParts], tabs: gr.Tabs) -> None:
+    """Each "Send to X" button puts its image into X's input and selects X's tab."""
+    receivers = {target: (convert, component, tab_id)
+                 for tab_id, part in parts.items() for target, (convert, component) in part.receivers.items()}
+    for part in parts.values():
+        for target, button, image in part.send:
+            convert, component, tab_id = receivers[target]
+            button.click(convert, image, component, api_visibility="private").success(
+                lambda tab_id=tab_id: gr.Tabs(selected=tab_id), None, tabs, api_visibility="private")
+
+
+def recorded(recorder: OutputRecorder, image: Image.Image | None, items: list[dict]):
+    """Record a result: the new history and the gallery showing it (newest first)."""
+    items, warning = recorder.record(image, items)
+    if warning:
+        gr.Warning(warning)
+    return items, [(item["path"], item["caption"]) for item in items]
+
+
+def choose(items: list[dict], evt: gr.SelectData):
+    """A history item was clicked: remember it, describe it, enable reopening and downloading it."""
+    item = items[evt.index]
+    where = f"  \nSaved as `{item['saved']}`" if item["saved"] else ""
+    return (item["path"], f"{item['caption']}{where}", gr.Button(interactive=True),
+            gr.DownloadButton(value=item["path"], interactive=True))
+
+
+def restore_in_tab(restorers: list[Restorer], path: str | None) -> list:
+    """Restore a studio PNG in the tab that made it: that tab's controls and result, the others untouched."""
+    if not path:
+        raise pnginfo.NotAStudioPNGError("Choose an image first.")
+    tab = pnginfo.read(path).get("tab")
+    target = next((r for r in restorers if r.tab == tab), None)
+    if target is None:
+        raise pnginfo.NotAStudioPNGError(f"That image was made in a tab this studio does not have ({tab!r}).")
+    values = target.fn(path)
+    outputs = [gr.Tabs(selected=target.tab)]
+    for restorer in restorers:
+        outputs += list(values) if restorer is target else [gr.skip()] * len(restorer.outputs)
+    return outputs
 
 
 def launch_kwargs() -> dict:

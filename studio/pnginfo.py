@@ -4,8 +4,10 @@ restore the settings that made it."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -26,8 +28,8 @@ def embed(image: Image.Image, params: dict) -> Image.Image:
     return image
 
 
-def save_png(image: Image.Image, path: Path) -> Path:
-    """Write `image` as PNG with its embedded parameters."""
+def save_png(image: Image.Image, path: Path | BinaryIO) -> Path | BinaryIO:
+    """Write `image` as PNG with its embedded parameters (to a path or an open binary file)."""
     info = PngInfo()
     if PNG_TEXT_KEY in image.info:
         info.add_text(PNG_TEXT_KEY, image.info[PNG_TEXT_KEY])
@@ -43,6 +45,21 @@ def gif_comment(params: dict) -> str:
 def encode_pixels(pixels: np.ndarray) -> str:
     """A small uint8 image [H, W] as text for the parameters, so an input image travels with its output."""
     return f"{pixels.shape[0]}x{pixels.shape[1]}:" + base64.b64encode(np.ascontiguousarray(pixels).tobytes()).decode()
+
+
+def encode_jpeg(image: Image.Image, quality: int = 90) -> str:
+    """A picture as base64 JPEG text for the parameters (inputs too big to carry losslessly)."""
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def decode_jpeg(text: str) -> Image.Image:
+    try:
+        with Image.open(io.BytesIO(base64.b64decode(text))) as image:
+            return image.convert("RGB")
+    except (ValueError, TypeError, OSError, UnidentifiedImageError) as error:
+        raise NotAStudioPNGError("That PNG's image parameters are damaged.") from error
 
 
 def decode_pixels(text: str) -> np.ndarray:

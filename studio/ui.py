@@ -8,9 +8,10 @@ import functools
 import logging
 import math
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import gradio as gr
 from gradio.data_classes import ImageData
@@ -25,7 +26,12 @@ from studio.pnginfo import NotAStudioPNGError
 
 log = logging.getLogger(__name__)
 
-USER_ERRORS = (InvalidRequestError, UnknownModelError, NotAStudioPNGError, WeightFileError)
+
+class Cancelled(Exception):
+    """Raised inside long work when the person pressed Cancel."""
+
+
+USER_ERRORS = (InvalidRequestError, UnknownModelError, NotAStudioPNGError, WeightFileError, Cancelled)
 
 # Browsers smooth upscaled images by default; model pixels should stay square. `fill` blows a small
 # input image (a 28x28 example) up to its box.
@@ -74,7 +80,7 @@ class MaskInput(ImageInput):
         return image_input.open_mask(source)
 
 
-SEND_TARGETS = ("Inpaint", "Texture")
+SEND_TARGETS = ("Inpaint", "Texture", "VAE slot A", "VAE slot B")
 
 
 class SendButton(NamedTuple):
@@ -88,7 +94,92 @@ class SendButton(NamedTuple):
 def send_buttons(image: gr.Image, targets: tuple[str, ...] = SEND_TARGETS) -> list[SendButton]:
     """A row of "Send to ..." buttons for an image output."""
     with gr.Row():
-        return [SendButton(t, gr.Button(f"Send to {t}", size="sm"), image) for t in targets]
+        return [SendButton(t, gr.Button(f"Send to {t}", size="sm", min_width=90), image) for t in targets]
+
+
+class Restorer(NamedTuple):
+    """How a tab restores a studio PNG (or GIF) made in it: `fn(path)` returns the values of `outputs`."""
+
+    tab: str
+    fn: Callable
+    outputs: list[gr.components.Component]
+
+
+class TabParts(NamedTuple):
+    """What a tab gives the app to wire across tabs."""
+
+    send: list[SendButton]  # its "Send to" buttons
+    made: list[tuple[Any, gr.Image]]  # (event, result image): each success puts the image in the history
+    restorer: Restorer
+    receivers: dict[str, tuple[Callable, gr.components.Component]]  # target name -> (image -> value, component)
+
+
+def received_image(image: Image.Image | None) -> Image.Image:
+    """A sent image, as an image input takes it."""
+    if image is None:
+        raise gr.Error("There is no image to send yet.", print_exception=False)
+    return image
+
+
+def model_card_markdown(model_id: str | None) -> str:
+    """The short model card: what it is, data, license, measured metrics, training record."""
+    try:
+        checkpoint = registry.get(model_id)
+    except UnknownModelError as error:
+        return f"*{error}*"
+    metrics = ", ".join(f"{name.replace('_', ' ')} {value:.4g}" if isinstance(value, float) else
+                        f"{name.replace('_', ' ')} {value}"
+                        for name, value in checkpoint.metrics.items() if isinstance(value, int | float | str))
+    training = checkpoint.training
+    trained = ", ".join(str(v) for v in (training.get("hardware"), training.get("wall_time_s") and
+                                         f"{training['wall_time_s'] / 60:.0f} min") if v)
+    return (f"**{checkpoint.id}** ({checkpoint.task}, `{checkpoint.architecture}`)  \n"
+            f"**Data**: {checkpoint.training_data or 'not recorded'}  \n"
+            f"**License**: {checkpoint.license or 'not recorded'}  \n"
+            f"**Metrics**: {metrics or 'none recorded'}  \n"
+            f"**Trained on**: {trained or 'not recorded'}  \n"
+            f"Full card: `assets/{checkpoint.directory.name}/{checkpoint.card}`")
+
+
+def model_card(model: gr.Dropdown) -> gr.Markdown:
+    """A closed "Model card" accordion under a model dropdown that follows its choice."""
+    with gr.Accordion("Model card", open=False):
+        card = gr.Markdown(model_card_markdown(model.value))
+    model.change(model_card_markdown, model, card, api_visibility="private")
+    return card
+
+
+_cancel_times: dict[str, float] = {}  # browser or API session -> when it last asked to cancel (monotonic clock)
+
+
+def request_cancel(request: gr.Request) -> None:
+    """Ask the long work of this session that is running now to stop. Gradio's own cancelling stops waiting
+    for a result but cannot stop the thread that computes it, so the work checks this at every step."""
+    _cancel_times[request.session_hash] = time.monotonic()
+
+
+def cancel_button() -> gr.Button:
+    return gr.Button("Cancel", variant="stop", scale=1, min_width=80)
+
+
+def wire_cancel(button: gr.Button, events: list) -> None:
+    """Cancel `events`: stop waiting for them and stop the work they run (see request_cancel)."""
+    button.click(request_cancel, None, None, cancels=events, api_visibility="private", concurrency_limit=None)
+
+
+def cancellable_progress(progress: gr.Progress, desc: str, request: gr.Request | None) -> Callable[[float], None]:
+    """A model-layer progress callback: shows `desc` with the fraction done; raises Cancelled once the
+    session asked to cancel after the work began."""
+    started = time.monotonic()
+    session = request.session_hash if request is not None else None
+
+    def report(fraction: float) -> None:
+        if session is not None and _cancel_times.get(session, -math.inf) > started:
+            log.info("%s: cancelled at %.0f%%", desc, 100 * fraction)
+            raise Cancelled(f"{desc} was cancelled.")
+        progress(fraction, desc=desc)
+
+    return report
 
 
 def result_image(label: str, **kwargs) -> gr.Image:
@@ -110,6 +201,32 @@ def user_errors(fn: Callable) -> Callable:
             raise gr.Error(f"Invalid input: {error}", print_exception=False) from error
 
     return wrapper
+
+
+BATCH_SIZE = 16  # most requests one batched endpoint serves with shared forward passes
+
+
+def serve_batch(requests: list[Callable[[], dict]], serve_many: Callable[[list[dict]], list],
+                make_output: Callable[[dict, Any], Any]) -> list:
+    """The outputs of a Gradio-batched function. Each of `requests` builds its model request (raising
+    InvalidRequestError on bad input); `serve_many` serves the good ones together, answering each with a
+    result or its error; `make_output(request, result)` turns a result into the output. Gradio gives a batch
+    one answer for errors, so a batch where every request failed answers with the first error, and in a mixed
+    batch a failed request gets an empty output (its error is logged) rather than failing the others."""
+    built = []
+    for build_request in requests:
+        try:
+            built.append(build_request())
+        except InvalidRequestError as error:
+            built.append(error)
+    answers = iter(serve_many([r for r in built if not isinstance(r, Exception)]))
+    pairs = [(None, r) if isinstance(r, Exception) else (r, next(answers)) for r in built]
+    failures = [answer for _, answer in pairs if isinstance(answer, Exception)]
+    if len(failures) == len(pairs):
+        raise gr.Error(str(failures[0]), print_exception=False)
+    for failure in failures:
+        log.warning("a request in a batch was refused: %s", failure)
+    return [None if isinstance(answer, Exception) else make_output(request, answer) for request, answer in pairs]
 
 
 def whole_number(value: float | None, name: str) -> int:

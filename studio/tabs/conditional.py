@@ -14,15 +14,21 @@ from models.data.fashion_mnist import CLASS_NAMES
 from studio import pnginfo
 from studio.images import grid_image, labelled_rows_image, strip_image, write_gif
 from studio.ui import (
-    SendButton,
+    BATCH_SIZE,
+    Restorer,
+    TabParts,
+    cancel_button,
+    model_card,
     model_choices,
     result_image,
     save_for_download,
     send_buttons,
+    serve_batch,
     tab_parameters,
     unique_path,
     user_errors,
     whole_number,
+    wire_cancel,
 )
 
 DEFAULT_MODEL = "fmnist-cgan"
@@ -30,15 +36,32 @@ MAX_ONE_OF_EACH_COLUMNS = 8
 _output_dir = Path(tempfile.mkdtemp(prefix="studio-conditional-"))
 
 
+def generate_request(model_id: str, class_name: str, num_samples: float, seed: float, psi: float) -> dict:
+    """The model layer's request for one set of UI or API values."""
+    return {"model_id": model_id, "label": conditional.class_index(class_name), "seed": whole_number(seed, "Seed"),
+            "n": whole_number(num_samples, "Number of samples"), "psi": float(psi)}
+
+
+def generated_image(request: dict, pixels) -> Image.Image:
+    return pnginfo.embed(grid_image(pixels), {
+        "tab": "conditional", "mode": "generate", "model_id": request["model_id"],
+        "class": CLASS_NAMES[request["label"]], "num_samples": request["n"], "seed": request["seed"],
+        "psi": request["psi"]})
+
+
 @user_errors
 def generate(model_id: str, class_name: str, num_samples: float, seed: float, psi: float) -> Image.Image:
     """`num_samples` images of one class from consecutive seeds."""
-    seed, n = whole_number(seed, "Seed"), whole_number(num_samples, "Number of samples")
-    index = conditional.class_index(class_name)
-    pixels = conditional.generate(model_id, index, seed, n, float(psi))
-    return pnginfo.embed(grid_image(pixels), {
-        "tab": "conditional", "mode": "generate", "model_id": model_id, "class": CLASS_NAMES[index],
-        "num_samples": n, "seed": seed, "psi": float(psi)})
+    request = generate_request(model_id, class_name, num_samples, seed, psi)
+    return generated_image(request, conditional.generate(**request))
+
+
+def generate_batch(model_id: list, class_name: list, num_samples: list, seed: list, psi: list):
+    """The /generate endpoint, batched by Gradio (each argument lists a batch's values; the names are the
+    API's): concurrent requests share the generator's forward passes."""
+    requests = [lambda i=i: generate_request(model_id[i], class_name[i], num_samples[i], seed[i], psi[i])
+                for i in range(len(model_id))]
+    return [serve_batch(requests, conditional.generate_many, generated_image)]
 
 
 @user_errors
@@ -53,14 +76,18 @@ def one_of_each(model_id: str, num_samples: float, seed: float, psi: float) -> I
 
 
 @user_errors
-def morph(model_id: str, class_a: str, class_b: str, steps: float, seed: float, psi: float):
+def morph(model_id: str, class_a: str, class_b: str, steps: float, seed: float, psi: float,
+          progress: gr.Progress = gr.Progress()):
     """Fixed latent, class embedding blended from A to B: a strip and an animated GIF."""
     seed, steps = whole_number(seed, "Seed"), whole_number(steps, "Steps")
     a, b = conditional.class_index(class_a), conditional.class_index(class_b)
+    progress(0, desc="generating frames")
     frames = conditional.morph(model_id, a, b, seed, steps, float(psi))
     params = {"tab": "conditional", "mode": "morph", "model_id": model_id, "class_a": CLASS_NAMES[a],
               "class_b": CLASS_NAMES[b], "steps": steps, "seed": seed, "psi": float(psi)}
-    gif = write_gif(frames, unique_path(_output_dir, f"{model_id}-morph-{a}-{b}-seed{seed}-{steps}.gif"))
+    progress(0.5, desc="rendering the GIF")
+    gif = write_gif(frames, unique_path(_output_dir, f"{model_id}-morph-{a}-{b}-seed{seed}-{steps}.gif"),
+                    comment=pnginfo.gif_comment(params))
     return pnginfo.embed(strip_image(frames), params), str(gif)
 
 
@@ -91,11 +118,12 @@ def restore(png_path: str | None):
     return model_id, class_name, n, seed, psi, class_a, class_b, steps, image
 
 
-def build(demo: gr.Blocks) -> list[SendButton]:
+def build(demo: gr.Blocks) -> TabParts:
     choices = model_choices(conditional.TASK, DEFAULT_MODEL)
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model", allow_custom_value=True)
+            model_card(model)
             class_name = gr.Dropdown(list(CLASS_NAMES), value=CLASS_NAMES[0], label="Class", allow_custom_value=True)
             num_samples = gr.Slider(1, sampling.MAX_SAMPLES, value=8, step=1, label="Samples",
                                     info=f"One of each uses up to {MAX_ONE_OF_EACH_COLUMNS} columns.")
@@ -113,7 +141,9 @@ def build(demo: gr.Blocks) -> list[SendButton]:
                     class_a = gr.Dropdown(list(CLASS_NAMES), value="Sneaker", label="From", allow_custom_value=True)
                     class_b = gr.Dropdown(list(CLASS_NAMES), value="Ankle boot", label="To", allow_custom_value=True)
                 steps = gr.Slider(*conditional.MORPH_STEPS_RANGE, value=16, step=1, label="Steps")
-                morph_button = gr.Button("Morph")
+                with gr.Row():
+                    morph_button = gr.Button("Morph")
+                    cancel = cancel_button()
         with gr.Column(scale=2):
             image = result_image("Result", height=640)
             send = send_buttons(image)
@@ -124,17 +154,21 @@ def build(demo: gr.Blocks) -> list[SendButton]:
                 restore_file = gr.File(label="Restore parameters from a studio PNG", file_types=[".png"],
                                        type="filepath", height=120)
 
-    events = [
-        generate_button.click(generate, [model, class_name, num_samples, seed, psi], image, api_name="generate"),
+    morphed = morph_button.click(morph, [model, class_a, class_b, steps, seed, psi], [image, gif], api_name="morph")
+    wire_cancel(cancel, [morphed])
+    made = [
+        generate_button.click(generate_batch, [model, class_name, num_samples, seed, psi], image, api_name="generate",
+                              batch=True, max_batch_size=BATCH_SIZE),
         each_button.click(one_of_each, [model, num_samples, seed, psi], image, api_name="one_of_each"),
-        morph_button.click(morph, [model, class_a, class_b, steps, seed, psi], [image, gif], api_name="morph"),
+        morphed,
         dice.click(lambda: random.randint(0, sampling.MAX_SEED - sampling.MAX_SAMPLES), None, seed,
                    api_visibility="private").then(generate, [model, class_name, num_samples, seed, psi], image,
                                                  api_visibility="private"),
-        restore_file.upload(restore, restore_file,
-                            [model, class_name, num_samples, seed, psi, class_a, class_b, steps, image],
-                            api_name="restore_conditional", api_visibility="undocumented"),
     ]
-    for event in events:
+    restored_outputs = [model, class_name, num_samples, seed, psi, class_a, class_b, steps, image]
+    restored = restore_file.upload(restore, restore_file, restored_outputs, api_name="restore_conditional",
+                                   api_visibility="undocumented")
+    for event in [*made, restored]:
         event.then(save_png, image, save, api_visibility="private")
-    return send
+    return TabParts(send=send, made=[(event, image) for event in made],
+                    restorer=Restorer("conditional", restore, restored_outputs), receivers={})

@@ -17,7 +17,11 @@ from studio import pnginfo
 from studio.ui import (
     ImageInput,
     MaskInput,
-    SendButton,
+    Restorer,
+    TabParts,
+    cancel_button,
+    cancellable_progress,
+    model_card,
     model_choices,
     result_image,
     save_for_download,
@@ -25,6 +29,7 @@ from studio.ui import (
     tab_parameters,
     user_errors,
     whole_number,
+    wire_cancel,
 )
 
 DEFAULT_MODEL = "photo-inpaint"
@@ -55,12 +60,12 @@ def editor_image_and_mask(value: dict | None) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run(model_id: str, image: np.ndarray, mask: np.ndarray, dilation: float, feather: float,
-        progress: gr.Progress) -> Image.Image:
+        progress: gr.Progress, request: gr.Request | None) -> Image.Image:
     dilation, feather = whole_number(dilation, "Mask dilation"), whole_number(feather, "Feathering")
     if not mask.any():
         gr.Warning(EMPTY_MASK_NOTICE)
     filled = inpaint.fill(model_id, image, mask, dilation, feather,
-                          progress=lambda f: progress(f, desc="optimising the latent"))
+                          progress=cancellable_progress(progress, "optimising the latent", request))
     return pnginfo.embed(Image.fromarray(filled), {
         "tab": "inpaint", "model_id": model_id, "dilation": dilation, "feather": feather,
         "width": image.shape[1], "height": image.shape[0], "hole_pixels": int(mask.sum())})
@@ -68,24 +73,24 @@ def run(model_id: str, image: np.ndarray, mask: np.ndarray, dilation: float, fea
 
 @user_errors
 def inpaint_image(image: Image.Image | None, mask: np.ndarray | None, model_id: str, dilation: float, feather: float,
-                  progress: gr.Progress = gr.Progress()) -> Image.Image:
+                  request: gr.Request = None, progress: gr.Progress = gr.Progress()) -> Image.Image:
     """API: fill `mask` (white or opaque = hole, same size as the image) in `image`."""
     if image is None or mask is None:
         raise InvalidRequestError("Both an image and a mask are needed.")
-    return run(model_id, np.asarray(image), mask, dilation, feather, progress)
+    return run(model_id, np.asarray(image), mask, dilation, feather, progress, request)
 
 
 @user_errors
 def inpaint_editor(value: dict | None, model_id: str, dilation: float, feather: float,
-                   progress: gr.Progress = gr.Progress()) -> Image.Image:
+                   request: gr.Request = None, progress: gr.Progress = gr.Progress()) -> Image.Image:
     image, mask = editor_image_and_mask(value)
-    return run(model_id, image, mask, dilation, feather, progress)
+    return run(model_id, image, mask, dilation, feather, progress, request)
 
 
 def continue_editing(result: Image.Image | None):
-    """The result becomes the editor's new background, with an empty mask layer."""
+    """The result (or a sent image) becomes the editor's new background, with an empty mask layer."""
     if result is None:
-        raise gr.Error("There is no result yet to continue from.", print_exception=False)
+        raise gr.Error("There is no image to edit yet.", print_exception=False)
     return {"background": result, "layers": [], "composite": result}
 
 
@@ -105,8 +110,7 @@ def restore(png_path: str | None):
     return model_id, dilation, feather, {"background": image, "layers": [], "composite": image}
 
 
-def build(demo: gr.Blocks) -> tuple[gr.ImageEditor, list[SendButton]]:
-    """Build the tab; returns the editor, so other tabs can send images to it, and its send buttons."""
+def build(demo: gr.Blocks) -> TabParts:
     choices = labelled_models()
     with gr.Row():
         with gr.Column(scale=3):
@@ -119,17 +123,20 @@ def build(demo: gr.Blocks) -> tuple[gr.ImageEditor, list[SendButton]]:
         with gr.Column(scale=2, min_width=320):
             model = gr.Dropdown(choices, value=choices[0][1] if choices else None, label="Model",
                                 allow_custom_value=True)
+            model_card(model)
             dilation = gr.Slider(*inpaint.DILATION_RANGE, value=4, step=1, label="Mask dilation (pixels)",
                                  info="grow the hole to cover the edges of what you painted over")
             feather = gr.Slider(*inpaint.FEATHER_RANGE, value=4, step=1, label="Feathering (pixels)",
                                 info="blend the fill into the picture over the inner edge of the hole")
-            run_button = gr.Button("Inpaint", variant="primary")
+            with gr.Row():
+                run_button = gr.Button("Inpaint", variant="primary", scale=2)
+                cancel = cancel_button()
             gr.Markdown("The brush size, eraser and undo are in the editor's toolbar. Pixels outside the "
                         "(dilated) mask are returned unchanged.")
     with gr.Row():
         with gr.Column(scale=3):
             result = result_image("Result", height=560)
-            send = send_buttons(result, targets=("Texture",))
+            send = send_buttons(result, targets=("Texture", "VAE slot A", "VAE slot B"))
         with gr.Column(scale=2, min_width=320):
             again = gr.Button("Continue editing (result back into the editor)")
             save = gr.DownloadButton("Save PNG", value=None)
@@ -144,7 +151,10 @@ def build(demo: gr.Blocks) -> tuple[gr.ImageEditor, list[SendButton]]:
                                          api_name="inpaint")
     for event in (ran, api):
         event.then(save_png, result, save, api_visibility="private")
+    wire_cancel(cancel, [ran])
     again.click(continue_editing, result, editor, api_visibility="private")
     restore_file.upload(restore, restore_file, [model, dilation, feather, editor], api_name="restore_inpaint",
                         api_visibility="undocumented")
-    return editor, send
+    return TabParts(send=send, made=[(ran, result), (api, result)],
+                    restorer=Restorer("inpaint", restore, [model, dilation, feather, editor]),
+                    receivers={"Inpaint": (continue_editing, editor)})

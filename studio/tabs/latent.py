@@ -13,11 +13,15 @@ from models import sampling
 from studio import pnginfo
 from studio.images import grid_image
 from studio.ui import (
-    SendButton,
+    BATCH_SIZE,
+    Restorer,
+    TabParts,
+    model_card,
     model_choices,
     result_image,
     save_for_download,
     send_buttons,
+    serve_batch,
     tab_parameters,
     user_errors,
     whole_number,
@@ -28,15 +32,34 @@ DEFAULT_MODEL = "fmnist-gan"
 _saved_dir = Path(tempfile.mkdtemp(prefix="studio-latent-"))
 
 
+def sample_request(model_id: str, seed: float, num_samples: float, psi: float, direction_values) -> dict:
+    """The model layer's request for one set of UI or API values."""
+    return {"model_id": model_id, "seed": whole_number(seed, "Seed"),
+            "n": whole_number(num_samples, "Number of samples"),
+            "psi": float(psi), "direction_values": [round(float(v), 4) for v in direction_values]}
+
+
+def sample_image(request: dict, pixels) -> Image.Image:
+    """The displayed image of a request's pixels; the PNG carries the parameters."""
+    params = {"tab": "latent", "model_id": request["model_id"], "seed": request["seed"],
+              "num_samples": request["n"], "psi": request["psi"], "directions": request["direction_values"]}
+    return pnginfo.embed(grid_image(pixels), params)
+
+
 @user_errors
 def sample(model_id: str, seed: float, num_samples: float, psi: float, *direction_values: float) -> Image.Image:
-    """Render the image for one set of parameters; the PNG carries them."""
-    seed_int, n = whole_number(seed, "Seed"), whole_number(num_samples, "Number of samples")
-    values = [round(float(v), 4) for v in direction_values]
-    pixels = sampling.sample(model_id, seed_int, n, float(psi), values)
-    params = {"tab": "latent", "model_id": model_id, "seed": seed_int, "num_samples": n,
-              "psi": float(psi), "directions": values}
-    return pnginfo.embed(grid_image(pixels), params)
+    """Render the image for one set of parameters."""
+    request = sample_request(model_id, seed, num_samples, psi, direction_values)
+    return sample_image(request, sampling.sample(**request))
+
+
+def sample_batch(model_id: list, seed: list, num_samples: list, psi: list, *direction_values: list):
+    """The /sample endpoint, batched by Gradio (each argument lists a batch's values; the names are the
+    API's): concurrent requests share the generator's forward passes."""
+    requests = [lambda i=i: sample_request(model_id[i], seed[i], num_samples[i], psi[i],
+                                           [values[i] for values in direction_values])
+                for i in range(len(model_id))]
+    return [serve_batch(requests, sampling.sample_many, sample_image)]
 
 
 def save_png(image: Image.Image | None) -> str | None:
@@ -73,12 +96,13 @@ def direction_slider(k: int, directions: sampling.LatentDirections) -> gr.Slider
     return gr.Slider(*sampling.DIRECTION_RANGE, value=0.0, step=0.1, label=f"PC{k + 1}{share}", min_width=160)
 
 
-def build(demo: gr.Blocks) -> list[SendButton]:
+def build(demo: gr.Blocks) -> TabParts:
     choices = model_choices(sampling.TASK, DEFAULT_MODEL)
     directions = sampling.latent_directions(choices[0])
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             model = gr.Dropdown(choices, value=choices[0], label="Model", allow_custom_value=True)
+            model_card(model)
             with gr.Row():
                 seed = gr.Number(value=42, step=1, label="Seed", info=f"0 to {sampling.MAX_SEED}", scale=3)
                 dice = gr.Button("Random seed", scale=1)
@@ -103,16 +127,17 @@ def build(demo: gr.Blocks) -> list[SendButton]:
     controls = [model, seed, num_samples, psi, *sliders]
     sampled = gr.on(
         triggers=[model.input, seed.submit, seed.blur, num_samples.input, psi.input, *[s.input for s in sliders]],
-        fn=sample, inputs=controls, outputs=image, api_name="sample", trigger_mode="always_last",
-        concurrency_limit=4,
+        fn=sample_batch, inputs=controls, outputs=image, api_name="sample", trigger_mode="always_last",
+        batch=True, max_batch_size=BATCH_SIZE, concurrency_limit=2,
     )
-    events = [sampled,
-              dice.click(random_seed, [model, num_samples, psi, *sliders], [seed, image], api_visibility="private"),
-              reset_button.click(reset, [model, seed, num_samples], [psi, *sliders, image], api_visibility="private"),
-              restore_file.upload(restore, restore_file, [*controls, image], api_name="restore_latent",
-                                  api_visibility="undocumented")]
-    for event in events:
+    made = [sampled,
+            dice.click(random_seed, [model, num_samples, psi, *sliders], [seed, image], api_visibility="private"),
+            reset_button.click(reset, [model, seed, num_samples], [psi, *sliders, image], api_visibility="private")]
+    restored = restore_file.upload(restore, restore_file, [*controls, image], api_name="restore_latent",
+                                   api_visibility="undocumented")
+    for event in [*made, restored]:
         event.then(save_png, image, save, api_visibility="private")
     demo.load(sample, controls, image, api_visibility="private").then(
         save_png, image, save, api_visibility="private")
-    return send
+    return TabParts(send=send, made=[(event, image) for event in made],
+                    restorer=Restorer("latent", restore, [*controls, image]), receivers={})

@@ -17,8 +17,12 @@ from studio import pnginfo
 from studio.images import GRID_DISPLAY_SIZE, grid_image, strip_image, tile, upscale, write_gif
 from studio.ui import (
     ImageInput,
-    SendButton,
+    Restorer,
+    TabParts,
+    cancel_button,
+    model_card,
     model_choices,
+    received_image,
     result_image,
     save_for_download,
     send_buttons,
@@ -26,6 +30,7 @@ from studio.ui import (
     unique_path,
     user_errors,
     whole_number,
+    wire_cancel,
 )
 
 DEFAULT_MODEL = "fmnist-vae"
@@ -72,9 +77,12 @@ def gif_frames(frames: np.ndarray, ping_pong: bool) -> np.ndarray:
 
 
 @user_errors
-def interpolate(model_id: str, image_a, image_b, steps: float, path: str, ping_pong: bool) -> tuple[Image.Image, str]:
+def interpolate(model_id: str, image_a, image_b, steps: float, path: str, ping_pong: bool,
+                progress: gr.Progress = gr.Progress()) -> tuple[Image.Image, str]:
     """A strip of frames from A's reconstruction to B's, and the animated GIF (both carry the parameters)."""
+    progress(0, desc="decoding the path")
     frames, params = interpolation_frames(model_id, image_a, image_b, steps, path, ping_pong)
+    progress(0.5, desc="rendering the GIF")
     name = f"{model_id}-{path}-{len(frames)}-steps.gif"
     gif = write_gif(gif_frames(frames, ping_pong), unique_path(_output_dir, name), GIF_FRAME_MS,
                     comment=pnginfo.gif_comment(params))
@@ -154,9 +162,12 @@ def use_drawing(sketch: dict | None, target: str):
     return [gr.skip() if slot != target else sketch["composite"] for slot in SLOTS]
 
 
-def build(demo: gr.Blocks) -> list[SendButton]:
+def build(demo: gr.Blocks) -> TabParts:
     choices = model_choices(vae.TASK, DEFAULT_MODEL)
-    model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model", allow_custom_value=True)
+    with gr.Row():
+        model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model", allow_custom_value=True)
+        with gr.Column():
+            model_card(model)
     slots, previews = {}, {}
     with gr.Row():
         for slot in "AB":
@@ -178,14 +189,19 @@ def build(demo: gr.Blocks) -> list[SendButton]:
                             info="linear: straight line in latent space; slerp: along the sphere")
             steps = gr.Slider(*vae.STEPS_RANGE, value=16, step=1, label="Steps")
             ping_pong = gr.Checkbox(value=True, label="Ping-pong loop (GIF plays forward and back)")
-            interpolate_button = gr.Button("Interpolate A → B", variant="primary")
+            with gr.Row():
+                interpolate_button = gr.Button("Interpolate A → B", variant="primary", scale=2)
+                cancel = cancel_button()
         with gr.Column(scale=2):
             strip = result_image("Interpolation")
+            send = send_buttons(strip)
             with gr.Row():
-                frame = result_image("Frame", height=240)
+                with gr.Column():
+                    frame = result_image("Frame", height=240)
+                    scrub = gr.Slider(1, 16, value=1, step=1, label="Scrub through the frames")
+                    send += send_buttons(frame)
                 gif = gr.Image(label="Animation (GIF)", type="filepath", interactive=False, elem_classes="crisp",
                                height=240)
-            scrub = gr.Slider(1, 16, value=1, step=1, label="Scrub through the frames")
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             gr.Markdown("**2D latent walk**: A top left, B top right, C and D at the bottom. "
@@ -199,7 +215,7 @@ def build(demo: gr.Blocks) -> list[SendButton]:
             walk_button = gr.Button("Walk")
         with gr.Column(scale=2):
             walk_image = result_image("Latent walk", height=520)
-            send = send_buttons(walk_image)
+            send += send_buttons(walk_image)
     with gr.Row():
         save = gr.DownloadButton("Save PNG", value=None)
         restore_file = gr.File(label="Restore from a studio PNG or GIF of this tab", file_types=[".png", ".gif"],
@@ -218,10 +234,13 @@ def build(demo: gr.Blocks) -> list[SendButton]:
     interpolated = interpolate_button.click(interpolate, interpolation_inputs, [strip, gif], api_name="interpolate")
     interpolated.success(scrubber_frames, interpolation_inputs, [frames, scrub, frame], api_visibility="private")
     interpolated.then(save_png, strip, save, api_visibility="private")
+    wire_cancel(cancel, [interpolated])
     scrub.change(show_frame, [frames, scrub], frame, api_visibility="private", trigger_mode="always_last")
     walked = walk_button.click(walk, [model, *slot_list, size, seed], walk_image, api_name="walk")
     walked.then(save_png, walk_image, save, api_visibility="private")
-    restore_file.upload(restore, restore_file,
-                        [model, *slot_list, steps, path, ping_pong, size, seed, strip, gif, walk_image],
-                        api_name="restore_vae", api_visibility="undocumented")
-    return send
+    restored_outputs = [model, *slot_list, steps, path, ping_pong, size, seed, strip, gif, walk_image]
+    restore_file.upload(restore, restore_file, restored_outputs, api_name="restore_vae", api_visibility="undocumented")
+    return TabParts(send=send, made=[(interpolated, strip), (walked, walk_image)],
+                    restorer=Restorer("vae", restore, restored_outputs),
+                    receivers={"VAE slot A": (received_image, slots["A"]),
+                                          "VAE slot B": (received_image, slots["B"])})

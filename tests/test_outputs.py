@@ -1,0 +1,135 @@
+"""The outputs folder, the session history, restoring in the right tab, batching helpers and model cards."""
+
+import gradio as gr
+import numpy as np
+import pytest
+from PIL import Image
+
+import launch
+from models import conditional, sampling
+from models.errors import InvalidRequestError
+from studio import pnginfo
+from studio.app import restore_in_tab
+from studio.outputs import MAX_HISTORY, OutputRecorder, file_stem, write_new_png
+from studio.tabs.png_info import shown_parameters
+from studio.ui import Restorer, model_card_markdown, serve_batch
+
+
+def studio_image(**params) -> Image.Image:
+    return pnginfo.embed(Image.new("L", (8, 8), 128), {"tab": "latent", "model_id": "fmnist-gan", **params})
+
+
+def test_results_are_saved_with_parameters_and_listed_newest_first(tmp_path):
+    recorder = OutputRecorder.create(tmp_path / "outputs")
+    history, warning = recorder.record(studio_image(seed=1), [])
+    history, warning = recorder.record(studio_image(seed=2), history)
+    assert warning is None
+    saved = sorted((tmp_path / "outputs").glob("*.png"))
+    assert len(saved) == 2 and {pnginfo.read(p)["seed"] for p in saved} == {1, 2}
+    assert [pnginfo.read(item["path"])["seed"] for item in history] == [2, 1]
+    assert "seed 2" in history[0]["caption"] and history[0]["saved"].endswith(".png")
+
+
+def test_nothing_is_saved_when_saving_is_off_but_the_history_keeps_it(tmp_path):
+    recorder = OutputRecorder.create(None)
+    history, _ = recorder.record(studio_image(seed=3), [])
+    assert len(history) == 1 and history[0]["saved"] is None
+    assert pnginfo.read(history[0]["path"])["seed"] == 3
+
+
+def test_images_without_parameters_are_not_recorded(tmp_path):
+    recorder = OutputRecorder.create(tmp_path)
+    assert recorder.record(Image.new("L", (8, 8)), [])[0] == []
+    assert recorder.record(None, None)[0] == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_file_is_never_overwritten(tmp_path):
+    first = write_new_png(studio_image(seed=1), tmp_path, "same")
+    second = write_new_png(studio_image(seed=2), tmp_path, "same")
+    assert first != second and pnginfo.read(first)["seed"] == 1 and pnginfo.read(second)["seed"] == 2
+
+
+def test_an_unwritable_outputs_path_warns_and_keeps_the_image_in_the_history(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    history, warning = OutputRecorder.create(blocker / "outputs").record(studio_image(seed=4), [])
+    assert "Could not save" in warning and pnginfo.read(history[0]["path"])["seed"] == 4
+
+
+def test_history_is_capped(tmp_path):
+    recorder = OutputRecorder.create(None)
+    history = [{"path": "old", "caption": "", "saved": None}] * MAX_HISTORY
+    history, _ = recorder.record(studio_image(seed=5), history)
+    assert len(history) == MAX_HISTORY and history[0]["path"] != "old"
+
+
+def test_file_names_are_safe():
+    stem = file_stem({"tab": "conditional", "mode": "generate", "model_id": "a/b c", "seed": 3})
+    assert "/" not in stem and " " not in stem and stem.endswith("conditional-generate-a_b_c-seed3")
+
+
+def test_outputs_default_to_outputs_but_are_off_on_spaces(monkeypatch, tmp_path):
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    assert str(launch.outputs_dir(launch.parse_args([]))) == "outputs"
+    assert launch.outputs_dir(launch.parse_args(["--outputs", str(tmp_path)])) == tmp_path
+    assert launch.outputs_dir(launch.parse_args(["--no-outputs"])) is None
+    monkeypatch.setenv("SPACE_ID", "someone/studio")
+    assert launch.outputs_dir(launch.parse_args([])) is None
+
+
+def test_restore_goes_to_the_tab_that_made_the_image(tmp_path):
+    calls = []
+    restorers = [Restorer("latent", lambda path: calls.append(("latent", path)) or (1, 2), ["a", "b"]),
+                 Restorer("vae", lambda path: calls.append(("vae", path)) or (3,), ["c"])]
+    path = pnginfo.save_png(pnginfo.embed(Image.new("L", (4, 4)), {"tab": "vae"}), tmp_path / "v.png")
+    outputs = restore_in_tab(restorers, str(path))
+    assert calls == [("vae", str(path))]
+    assert outputs[0].selected == "vae"
+    assert outputs[1:3] == [gr.skip(), gr.skip()] and outputs[3] == 3
+    foreign = pnginfo.save_png(pnginfo.embed(Image.new("L", (4, 4)), {"tab": "music"}), tmp_path / "m.png")
+    with pytest.raises(pnginfo.NotAStudioPNGError, match="does not have"):
+        restore_in_tab(restorers, str(foreign))
+    with pytest.raises(pnginfo.NotAStudioPNGError, match="Choose an image"):
+        restore_in_tab(restorers, None)
+
+
+def test_png_info_summarises_embedded_images():
+    shown = shown_parameters({"seed": 3, "source": "x" * 500})
+    assert shown["seed"] == 3 and shown["source"] == "<embedded image, 500 characters>"
+
+
+def test_shared_forward_passes_give_each_request_its_own_pixels_or_error():
+    requests = [{"model_id": "fmnist-gan", "seed": 5, "n": 2, "psi": 0.8, "direction_values": [1.0]},
+                {"model_id": "fmnist-gan", "seed": -1},
+                {"model_id": "fmnist-dcgan-baseline", "seed": 3, "n": 3},
+                {"model_id": "fmnist-gan", "seed": 9}]
+    results = sampling.sample_many(requests, device="cpu")
+    assert isinstance(results[1], InvalidRequestError)
+    for i in (0, 2, 3):
+        assert np.array_equal(results[i], sampling.sample(**requests[i], device="cpu"))
+    generated = conditional.generate_many([{"model_id": "fmnist-cgan", "label": "Bag", "seed": 1, "n": 3},
+                                           {"model_id": "fmnist-cgan", "label": "Hat", "seed": 1},
+                                           {"model_id": "fmnist-cgan", "label": 2, "seed": 4, "psi": 0.5}],
+                                          device="cpu")
+    assert isinstance(generated[1], InvalidRequestError)
+    assert np.array_equal(generated[0], conditional.generate("fmnist-cgan", "Bag", 1, 3, device="cpu"))
+    assert np.array_equal(generated[2], conditional.generate("fmnist-cgan", 2, 4, 1, 0.5, device="cpu"))
+
+
+def test_a_batch_fails_only_when_every_request_failed():
+    def bad():
+        raise InvalidRequestError("seed is wrong")
+
+    def serve(requests):
+        return [r["x"] * 2 for r in requests]
+
+    assert serve_batch([lambda: {"x": 1}, bad, lambda: {"x": 3}], serve, lambda r, a: a) == [2, None, 6]
+    with pytest.raises(gr.Error, match="seed is wrong"):
+        serve_batch([bad, bad], serve, lambda r, a: a)
+
+
+def test_model_card_names_data_license_and_metrics():
+    card = model_card_markdown("fmnist-vae")
+    assert "Fashion-MNIST" in card and "MIT" in card and "reconstruction psnr db 24.88" in card
+    assert "Unknown model id 'no-such-model'" in model_card_markdown("no-such-model")
