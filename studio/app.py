@@ -27,7 +27,8 @@ def build_app(outputs_dir: Path | None = None) -> gr.Blocks:
     recorder = OutputRecorder.create(outputs_dir)
     with gr.Blocks(title="Studio") as demo:
         gr.Markdown(f"# Studio <small>v{__version__}</small>\n"
-                    "Small generative and vision models, trained by this project, in one place.")
+                    "Small generative and vision models, trained by this project, in one place. "
+                    "Everything you make is kept in the **History** panel (the arrow at the top right).")
         history = gr.State([])
         with gr.Sidebar(label="History", position="right", open=False, width=360):
             gr.Markdown("### History\nEverything made in this browser session, newest first. "

@@ -5,12 +5,15 @@ Prints model-only times (latent sampler for 1 and 64 samples; class-conditional 
 a 512x512 photo with a medium brush mask and of a 2048x1536 photo with a small one, pre- and
 post-processing included; texture classification of a 512x512 photo), then the p50/p95 latency of
 the API endpoints called through gradio_client, next to a trivial endpoint that returns a fixed
-image of the same size from the same server in the same run (the framework's own floor).
+image of the same size from the same server in the same run (the framework's own floor). Last, 16
+clients call /sample at once, batched as the studio serves it and through an unbatched copy of the
+same function: requests per second and per-call latency.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import logging
 import shutil
 import tempfile
@@ -30,6 +33,7 @@ from models.loading import load
 from models.registry import ASSETS_DIR
 from studio.app import build_app, launch_on_free_port
 from studio.images import grid_image
+from studio.tabs import latent
 
 GAN, CGAN, VAE, INPAINT, TEXTURE = "fmnist-gan", "fmnist-cgan", "fmnist-vae", "photo-inpaint", "dtd10-texture"
 VAE_EXAMPLES = sorted((ASSETS_DIR / "examples" / "fashion-mnist").glob("*.png"))
@@ -54,6 +58,7 @@ def saved(array: np.ndarray, directory: Path, name: str) -> str:
     Image.fromarray(array.astype(np.uint8) * (255 if array.dtype == bool else 1)).save(path)
     return str(path)
 SLIDERS = [0.0] * 10
+CONCURRENT_CLIENTS = 16
 
 
 def timings(call: Callable[[int], object], repeats: int) -> tuple[float, float]:
@@ -65,6 +70,26 @@ def timings(call: Callable[[int], object], repeats: int) -> tuple[float, float]:
         call(i)
         times.append(time.perf_counter() - start)
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
+
+
+def concurrent_timings(url: str, endpoint: str, clients: int, calls_each: int) -> tuple[float, float, float]:
+    """(p50, p95 seconds per call, calls per second) with `clients` separate clients calling at once."""
+    connections = [Client(url, verbose=False) for _ in range(clients)]
+
+    def run(k: int) -> list[float]:
+        times = []
+        for i in range(calls_each):
+            start = time.perf_counter()
+            connections[k].predict(GAN, k * calls_each + i, 1, 1.0, *SLIDERS, api_name=endpoint)
+            times.append(time.perf_counter() - start)
+        return times
+
+    run(0)
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        times = [t for per_client in pool.map(run, range(clients)) for t in per_client]
+    throughput = len(times) / (time.perf_counter() - start)
+    return float(np.percentile(times, 50)), float(np.percentile(times, 95)), throughput
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -102,6 +127,9 @@ def main(argv: list[str] | None = None) -> None:
     with demo:
         floor_output = gr.Image(type="pil", format="png", visible=False)
         gr.Button(visible=False).click(lambda: fixed, None, floor_output, api_name="floor")
+        sample_inputs = [gr.Textbox(visible=False), *[gr.Number(visible=False) for _ in range(3 + len(SLIDERS))]]
+        gr.Button(visible=False).click(latent.sample, sample_inputs, gr.Image(type="pil", format="png", visible=False),
+                                       api_name="sample_unbatched")
     url = launch_on_free_port(demo)
     files = Path(tempfile.mkdtemp(prefix="studio-benchmark-"))
     try:
@@ -130,6 +158,10 @@ def main(argv: list[str] | None = None) -> None:
             "API /classify 512x512": lambda i: client.predict(TEXTURE, texture_file, api_name="/classify"),
         }
         rows += [(name, *timings(call, args.photo_calls)) for name, call in photo_api_rows.items()]
+        calls_each = max(1, args.calls // CONCURRENT_CLIENTS)
+        concurrent_rows = [(f"API {endpoint}, {CONCURRENT_CLIENTS} clients at once",
+                            *concurrent_timings(url, endpoint, CONCURRENT_CLIENTS, calls_each))
+                           for endpoint in ("/sample", "/sample_unbatched")]
     finally:
         demo.close()
         shutil.rmtree(files)
@@ -139,6 +171,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'what':<40} {'p50 ms':>8} {'p95 ms':>8}")
     for name, p50, p95 in rows:
         print(f"{name:<40} {1000 * p50:>8.1f} {1000 * p95:>8.1f}")
+    print(f"{'concurrent':<40} {'p50 ms':>8} {'p95 ms':>8} {'calls/s':>8}")
+    for name, p50, p95, throughput in concurrent_rows:
+        print(f"{name:<40} {1000 * p50:>8.1f} {1000 * p95:>8.1f} {throughput:>8.1f}")
     by_name = {name: p50 for name, p50, _ in rows}
     ratio = by_name["API /sample, 1 sample"] / by_name["API floor: fixed image, same size"]
     print(f"sample p50 / floor p50 = {ratio:.2f} (target <= 1.5); model-only 64 samples p50 = "

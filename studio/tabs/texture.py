@@ -75,6 +75,11 @@ def classify_shown(model_id: str, image: Image.Image | None):
     return None if image is None else classify(model_id, image)
 
 
+def explain_shown(model_id: str, image: Image.Image | None, label: str | None) -> Image.Image | None:
+    """The heatmap after each classification; a cleared image clears it."""
+    return None if image is None else explain(model_id, image, label)
+
+
 def pick_example(evt: gr.SelectData) -> str:
     return evt.value["image"]["path"]
 
@@ -141,7 +146,7 @@ def build(demo: gr.Blocks) -> TabParts:
                              api_visibility="private", trigger_mode="always_last")):
         made.append(classified.success(top_choices, [scores, restored_label], [label, restored_label],
                                        api_visibility="private").then(
-            explain, [model, image, label], heat, api_visibility="private"))
+            explain_shown, [model, image, label], heat, api_visibility="private"))
     made.append(label.input(explain, [model, image, label], heat, api_name="heatmap"))
     mapped = map_button.click(texture_map, [model, image, window], annotated, api_name="texture_map")
     wire_cancel(cancel, [mapped])
