@@ -50,11 +50,17 @@ def synthetic_dtd(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_url():
+def outputs_dir(tmp_path_factory) -> Path:
+    """The outputs folder of the app under test."""
+    return tmp_path_factory.mktemp("outputs")
+
+
+@pytest.fixture(scope="session")
+def app_url(outputs_dir):
     """The studio, launched in this test session on a free port, served the way launch.py serves it."""
     from studio.app import build_app, launch_on_free_port
 
-    demo = build_app()
+    demo = build_app(outputs_dir)
     yield launch_on_free_port(demo)
     demo.close()
 

@@ -1,0 +1,297 @@
+"""End-to-end tests in a real browser: Playwright drives Debian's Chromium against the studio served by `app_url`.
+
+Every scenario uses real clicks, key presses, mouse strokes and file choosers, and saves a full-page screenshot
+under its `tmp_path`. They need Debian's Chromium at /usr/bin/chromium (`apt-get install chromium`; .ci/run
+installs it); Playwright never downloads a browser here.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright import sync_api
+from playwright.sync_api import expect
+
+from studio import pnginfo
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+TIMEOUT_MS = 30_000
+TABS = {  # tab button -> labels of the main controls it shows
+    "Latent sampling": ["Model", "Seed", "Truncation ψ", "Sample", "Restore parameters from a studio PNG"],
+    "Class-conditional": ["Class", "Seed", "Result", "Morph animation (GIF)"],
+    "VAE interpolation": ["Slot A", "Slot B", "Examples and drawings fill slot", "Test-set examples (click to use)",
+                          "Animation (GIF)"],
+    "Inpainting": ["Image: paint over the part to fill", "Mask dilation (pixels)", "Result"],
+    "Texture": ["Image", "DTD examples, two per class (click to use)", "Top 5 classes"],
+    "PNG info": ["Studio PNG or GIF", "Parameters"],
+}
+DTD_CLASSES = ["banded", "blotchy", "braided", "bubbly", "bumpy", "chequered", "cobwebbed", "cracked", "crosshatched",
+               "crystalline"]
+A_DTD_CLASS = re.compile("|".join(DTD_CLASSES))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert CHROMIUM.exists(), f"the browser tests need Chromium at {CHROMIUM}: apt-get install chromium"
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto(app_url)
+    expect(page.get_by_role("tab", name="Latent sampling")).to_be_visible(timeout=TIMEOUT_MS)
+    yield page
+    context.close()
+
+
+# Helpers. Gradio renders each component in a `.block` whose label is a `label[data-testid=block-label]` (images,
+# files, galleries) or a `span[data-testid=block-info]` (form controls). Hidden tabs stay in the DOM, so lookups
+# are scoped to the visible tab panel.
+
+
+def panel(page):
+    """The selected tab's panel (role queries skip the hidden ones)."""
+    return page.get_by_role("tabpanel")
+
+
+def open_tab(page, name: str):
+    page.get_by_role("tab", name=name).click()
+    expect(page.get_by_role("tab", name=name)).to_have_attribute("aria-selected", "true")
+    return panel(page)
+
+
+def block(page, label: str):
+    """The component block whose label is exactly `label`, in the selected tab."""
+    exact = re.compile(rf"^\s*{re.escape(label)}\s*$")
+    title = page.locator("[data-testid=block-label], [data-testid=block-info]").filter(has_text=exact)
+    return panel(page).locator(".block").filter(has=title)
+
+
+def wait_for_image(page, label: str):
+    """The `<img>` of the image block `label`, once it is visible with a source; returns the img locator."""
+    img = block(page, label).locator("img").first
+    expect(img).to_be_visible(timeout=TIMEOUT_MS)
+    expect(img).to_have_attribute("src", re.compile(r"\S"), timeout=TIMEOUT_MS)
+    return img
+
+
+def fetch_image(page, img) -> Image.Image:
+    """Download what an `<img>` shows, through the browser context (same cookies and session)."""
+    response = page.request.get(img.get_attribute("src"))
+    assert response.ok, response.status
+    image = Image.open(io.BytesIO(response.body()))
+    image.load()
+    return image
+
+
+def pixels(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("RGB"), dtype=int)
+
+
+def parameters(image: Image.Image) -> dict:
+    """The studio parameters a result PNG carries."""
+    return json.loads(image.info["studio-parameters"])
+
+
+def editor_shows_a_picture(page) -> bool:
+    """Whether the middle of the inpainting editor's canvas shows a picture rather than the blank canvas."""
+    shot = Image.open(io.BytesIO(page.locator("#inpaint-editor canvas").first.screenshot()))
+    w, h = shot.size
+    return pixels(shot.crop((w // 3, h // 3, 2 * w // 3, 2 * h // 3))).std() > 10
+
+
+def wait_until(page, check, message: str, timeout_ms: int = TIMEOUT_MS) -> None:
+    """Poll `check()` (for what `expect` cannot see, such as canvas pixels) until it is true."""
+    for _ in range(timeout_ms // 250):
+        if check():
+            return
+        page.wait_for_timeout(250)
+    pytest.fail(message)
+
+
+def screenshot(page, tmp_path: Path, name: str) -> None:
+    page.screenshot(path=tmp_path / f"{name}.png", full_page=True)
+
+
+def set_file(page, label: str, path: Path) -> None:
+    block(page, label).locator("input[type=file]").set_input_files(path)
+
+
+def thumbnails(page, gallery_label: str):
+    return block(page, gallery_label).locator("button.thumbnail-item")
+
+
+# Scenarios.
+
+
+def test_each_tab_shows_its_main_controls(page, tmp_path):
+    for tab, labels in TABS.items():
+        open_tab(page, tab)
+        for label in labels:
+            expect(block(page, label).first, f"{tab}: {label}").to_be_visible()
+        screenshot(page, tmp_path, tab.split()[0].lower())
+    expect(block(page, "Sample")).to_have_count(0)  # the latent tab's blocks are out of the last tab's panel
+
+
+def test_latent_direction_slider_changes_the_sample(page, tmp_path):
+    sample = wait_for_image(page, "Sample")
+    old_src, before = sample.get_attribute("src"), fetch_image(page, sample)
+    slider = page.get_by_role("slider", name=re.compile(r"^range slider for PC1\b"))
+    slider.focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+    expect(page.get_by_label(re.compile(r"^number input for PC1\b"))).to_have_value("1")
+    expect(sample).not_to_have_attribute("src", old_src, timeout=TIMEOUT_MS)
+    # every key press fires an event; the image settles on the last one
+    wait_until(page, lambda: parameters(fetch_image(page, sample))["directions"][0] == 1.0,
+               "the sample never showed PC1 = 1")
+    after = fetch_image(page, sample)
+    assert np.abs(pixels(after) - pixels(before)).max() > 0, "the sample's pixels did not change"
+    screenshot(page, tmp_path, "latent")
+
+
+def test_class_conditional_generates_the_chosen_class(page, tmp_path):
+    open_tab(page, "Class-conditional")
+    dropdown = panel(page).get_by_label("Class", exact=True)
+    dropdown.click()
+    page.get_by_role("option", name="Sneaker", exact=True).click()
+    expect(dropdown).to_have_value("Sneaker")
+    panel(page).get_by_role("button", name="Generate", exact=True).click()
+    image = fetch_image(page, wait_for_image(page, "Result"))
+    assert parameters(image)["class"] == "Sneaker"
+    assert min(image.size) >= 28 and pixels(image).std() > 5  # a picture, not a blank
+    screenshot(page, tmp_path, "conditional")
+
+
+def test_vae_interpolates_two_clicked_examples(page, tmp_path):
+    open_tab(page, "VAE interpolation")
+    examples = thumbnails(page, "Test-set examples (click to use)")
+    for slot, index in (("A", 0), ("B", 5)):
+        panel(page).get_by_label(slot, exact=True).check()
+        examples.nth(index).click()
+        wait_for_image(page, f"Slot {slot}")
+    panel(page).get_by_role("button", name="Interpolate A → B").click()
+    gif = wait_for_image(page, "Animation (GIF)")
+    expect(gif).to_have_attribute("src", re.compile(r"\.gif$"), timeout=TIMEOUT_MS)
+    animation = fetch_image(page, gif)
+    assert animation.format == "GIF" and animation.n_frames > 2
+    wait_for_image(page, "Interpolation")
+    screenshot(page, tmp_path, "vae")
+
+
+def test_inpainting_fills_a_painted_stroke(page, tmp_path):
+    open_tab(page, "Inpainting")
+    source = ASSETS / "examples" / "dtd" / "cracked_0048.jpg"
+    canvas = page.locator("#inpaint-editor canvas").first
+    expect(canvas).to_be_visible()  # the editor is ready: an upload before this can be lost
+    expect(page.locator("#inpaint-editor .zoom-number")).to_be_visible()
+    page.locator("#inpaint-editor input[type=file]").set_input_files(source)
+    wait_until(page, lambda: editor_shows_a_picture(page), "the uploaded photo never showed in the editor")
+    page.locator("#inpaint-editor").get_by_role("button", name="Brush", exact=True).click()
+    box = canvas.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    # One horizontal stroke across the middle. Few steps: each mouse event costs the software-rendered canvas ~1 s.
+    page.mouse.move(cx - 70, cy)
+    page.mouse.down()
+    page.mouse.move(cx + 70, cy, steps=6)
+    page.mouse.up()
+    panel(page).get_by_role("button", name="Inpaint", exact=True).click()
+    result = fetch_image(page, wait_for_image(page, "Result"))
+    screenshot(page, tmp_path, "inpaint")
+
+    assert parameters(result)["hole_pixels"] > 0, "the stroke did not reach the mask"
+    original = Image.open(source).resize(result.size)
+    changed = np.abs(pixels(result) - pixels(original)).max(axis=2) > 40
+    assert 0 < changed.mean() < 0.5, f"{changed.mean():.1%} of the pixels changed"
+    rows, cols = np.nonzero(changed)
+    h, w = changed.shape
+    assert rows.min() < h / 2 < rows.max() and cols.min() < w / 2 < cols.max(), "the fill is not where we painted"
+
+
+def test_texture_example_is_classified(page, tmp_path):
+    open_tab(page, "Texture")
+    thumbnails(page, "DTD examples, two per class (click to use)").first.click()  # banded_0006
+    wait_for_image(page, "Image")
+    scores = block(page, "Top 5 classes")
+    expect(scores).to_contain_text(A_DTD_CLASS, timeout=TIMEOUT_MS)
+    expect(scores).to_contain_text("banded")
+    wait_for_image(page, "Where the network sees that class (class activation map)")
+    screenshot(page, tmp_path, "texture")
+
+
+def test_send_latent_sample_to_texture(page, tmp_path):
+    sample = pixels(fetch_image(page, wait_for_image(page, "Sample")))
+    panel(page).get_by_role("button", name="Send to Texture").click()
+    expect(page.get_by_role("tab", name="Texture")).to_have_attribute("aria-selected", "true", timeout=TIMEOUT_MS)
+    received = page.locator("#texture-image img")
+    expect(received).to_be_visible(timeout=TIMEOUT_MS)
+    expect(block(page, "Top 5 classes")).to_contain_text(A_DTD_CLASS, timeout=TIMEOUT_MS)
+    assert np.array_equal(pixels(fetch_image(page, received)), sample), "the Texture tab shows another image"
+    screenshot(page, tmp_path, "sent-to-texture")
+
+
+def test_restore_parameters_from_a_studio_png(page, tmp_path, client):
+    png = client.predict("fmnist-gan", 7, 1, 0.8, *[0.0] * 10, api_name="/sample")
+    sample = wait_for_image(page, "Sample")
+    old_src = sample.get_attribute("src")
+    set_file(page, "Restore parameters from a studio PNG", Path(png))
+    expect(panel(page).get_by_label("Seed", exact=True)).to_have_value("7", timeout=TIMEOUT_MS)
+    expect(page.get_by_label("number input for Truncation ψ")).to_have_value("0.8")
+    expect(sample).not_to_have_attribute("src", old_src, timeout=TIMEOUT_MS)
+    assert np.array_equal(pixels(fetch_image(page, sample)), pixels(Image.open(png))), "not the saved image"
+    screenshot(page, tmp_path, "restored")
+
+
+def test_history_reopens_an_earlier_result_and_the_outputs_folder_has_both(page, tmp_path, outputs_dir):
+    seed_box = panel(page).get_by_label("Seed", exact=True)
+    sample = wait_for_image(page, "Sample")
+    seeds = []
+    for _ in range(2):
+        old_src = sample.get_attribute("src")
+        panel(page).get_by_role("button", name="Random seed").click()
+        expect(sample).not_to_have_attribute("src", old_src, timeout=TIMEOUT_MS)
+        seeds.append(parameters(fetch_image(page, sample))["seed"])
+    page.get_by_role("button", name="Toggle Sidebar").click()
+    history = page.locator("#history-gallery button.thumbnail-item")
+    expect(history).to_have_count(2, timeout=TIMEOUT_MS)
+    history.nth(1).click()  # newest first: the second is the first seed
+    reopen = page.get_by_role("button", name="Reopen in its tab")
+    expect(reopen).to_be_enabled()
+    reopen.click()
+    expect(seed_box).to_have_value(str(seeds[0]), timeout=TIMEOUT_MS)
+    wait_until(page, lambda: parameters(fetch_image(page, sample))["seed"] == seeds[0],
+               "the reopened sample never showed the first seed")
+    screenshot(page, tmp_path, "history")
+    saved = {pnginfo.read(path)["seed"] for path in outputs_dir.glob("*-latent-*.png")}
+    assert set(seeds) <= saved
+
+
+def test_png_info_restores_a_saved_png_in_the_tab_that_made_it(page, tmp_path, client):
+    made = client.predict("fmnist-cgan", "Bag", 3, 11, 0.6, api_name="/generate")
+    open_tab(page, "PNG info")
+    set_file(page, "Studio PNG or GIF", Path(made))
+    expect(panel(page)).to_contain_text("Class-conditional", timeout=TIMEOUT_MS)
+    screenshot(page, tmp_path, "pnginfo")
+    panel(page).get_by_role("button", name="Restore in Class-conditional").click()
+    expect(page.get_by_role("tab", name="Class-conditional")).to_have_attribute("aria-selected", "true")
+    expect(panel(page).get_by_label("Class", exact=True)).to_have_value("Bag")
+    expect(panel(page).get_by_label("Seed", exact=True)).to_have_value("11")
+    result = wait_for_image(page, "Result")
+    wait_until(page, lambda: parameters(fetch_image(page, result)).get("seed") == 11,
+               "the restored result never showed seed 11")
+    assert np.array_equal(pixels(fetch_image(page, result)), pixels(Image.open(made)))
