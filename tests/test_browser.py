@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from pathlib import Path
 
@@ -124,8 +125,20 @@ def wait_until(page, check, message: str, timeout_ms: int = TIMEOUT_MS) -> None:
     pytest.fail(message)
 
 
+README_SCREENSHOTS = ("latent", "conditional", "vae", "inpaint", "texture", "history", "pnginfo")
+README_WIDTH = 960
+
+
 def screenshot(page, tmp_path: Path, name: str) -> None:
-    page.screenshot(path=tmp_path / f"{name}.png", full_page=True)
+    """A full-page screenshot in `tmp_path`. With STUDIO_SCREENSHOTS=DIR, the README's ones are also written to
+    DIR, reduced to README_WIDTH pixels and 128 colours (that is how assets/screenshots/ is made)."""
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=path, full_page=True)
+    readme_dir = os.environ.get("STUDIO_SCREENSHOTS")
+    if readme_dir and name in README_SCREENSHOTS:
+        shot = Image.open(path).convert("RGB")
+        shot = shot.resize((README_WIDTH, round(shot.height * README_WIDTH / shot.width)), Image.Resampling.LANCZOS)
+        shot.quantize(colors=128).save(Path(readme_dir) / f"{name}.png", optimize=True)
 
 
 def set_file(page, label: str, path: Path) -> None:
@@ -144,7 +157,7 @@ def test_each_tab_shows_its_main_controls(page, tmp_path):
         open_tab(page, tab)
         for label in labels:
             expect(block(page, label).first, f"{tab}: {label}").to_be_visible()
-        screenshot(page, tmp_path, tab.split()[0].lower())
+        screenshot(page, tmp_path, f"tab-{tab.split()[0].lower()}")
     expect(block(page, "Sample")).to_have_count(0)  # the latent tab's blocks are out of the last tab's panel
 
 
