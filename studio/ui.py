@@ -219,6 +219,8 @@ def serve_batch(requests: list[Callable[[], dict]], serve_many: Callable[[list[d
             built.append(build_request())
         except InvalidRequestError as error:
             built.append(error)
+        except (TypeError, ValueError) as error:
+            built.append(InvalidRequestError(f"Invalid input: {error}"))
     answers = iter(serve_many([r for r in built if not isinstance(r, Exception)]))
     pairs = [(None, r) if isinstance(r, Exception) else (r, next(answers)) for r in built]
     failures = [answer for _, answer in pairs if isinstance(answer, Exception)]

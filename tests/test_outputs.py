@@ -125,6 +125,8 @@ def test_a_batch_fails_only_when_every_request_failed():
         return [r["x"] * 2 for r in requests]
 
     assert serve_batch([lambda: {"x": 1}, bad, lambda: {"x": 3}], serve, lambda r, a: a) == [2, None, 6]
+    with pytest.raises(gr.Error, match="Invalid input"):
+        serve_batch([lambda: {"x": float(None)}], serve, lambda r, a: a)
     with pytest.raises(gr.Error, match="seed is wrong"):
         serve_batch([bad, bad], serve, lambda r, a: a)
 
