@@ -155,6 +155,6 @@ def build(demo: gr.Blocks) -> TabParts:
     again.click(continue_editing, result, editor, api_visibility="private")
     restore_file.upload(restore, restore_file, [model, dilation, feather, editor], api_name="restore_inpaint",
                         api_visibility="undocumented")
-    return TabParts(send=send, made=[(ran, result), (api, result)],
+    return TabParts(send=send, made=[(ran, result)],
                     restorer=Restorer("inpaint", restore, [model, dilation, feather, editor]),
                     receivers={"Inpaint": (continue_editing, editor)})
