@@ -117,6 +117,11 @@ def _merge(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, 
     return boxes
 
 
+# The network fills the crop and the crop turned by 180 degrees (flipped on both axes) in one batch, and
+# the two fills are averaged: +0.15 dB in the hole for twice the network time (see the model card).
+VIEWS = ((), (2, 3))  # tensor dimensions flipped for each view
+
+
 @torch.inference_mode()
 def _fill_crop(net: torch.nn.Module, crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """Run the network on one crop (reduced to the working size if larger); float32 RGB [h, w, 3] in 0..255."""
@@ -132,8 +137,10 @@ def _fill_crop(net: torch.nn.Module, crop: np.ndarray, hole: np.ndarray) -> np.n
     multiple = net.MULTIPLE
     ph, pw = -image.shape[2] % multiple, -image.shape[3] % multiple
     pad = "reflect" if min(image.shape[2:]) > max(ph, pw) else "replicate"
-    output = net(F.pad(image, (0, pw, 0, ph), mode=pad), F.pad(mask, (0, pw, 0, ph), mode="replicate"))
-    output = output[:, :, : image.shape[2], : image.shape[3]]
+    image, mask = F.pad(image, (0, pw, 0, ph), mode=pad), F.pad(mask, (0, pw, 0, ph), mode="replicate")
+    fills = net(torch.cat([image.flip(dims) for dims in VIEWS]), torch.cat([mask.flip(dims) for dims in VIEWS]))
+    output = sum(fill[None].flip(dims) for fill, dims in zip(fills, VIEWS, strict=True)) / len(VIEWS)
+    output = output[:, :, : image.shape[2] - ph, : image.shape[3] - pw]
     if scale < 1:
         output = F.interpolate(output, size=(h, w), mode="bicubic", align_corners=False)
     return ((output[0].permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5).cpu().numpy()
