@@ -11,14 +11,13 @@ from PIL import Image
 
 from models.image_input import MAX_PIXELS
 from studio import __version__, pnginfo
-from studio.outputs import OutputRecorder
+from studio.outputs import TAB_TITLES, OutputRecorder
 from studio.tabs import conditional, inpaint, latent, png_info, texture, vae
 from studio.ui import CSS, Restorer, TabParts, request_cancel, user_errors
 
 MAX_UPLOAD_SIZE = "10mb"
 DEFAULT_CONCURRENCY = 2
-TABS = (("Latent sampling", "latent", latent), ("Class-conditional", "conditional", conditional),
-        ("VAE interpolation", "vae", vae), ("Inpainting", "inpaint", inpaint), ("Texture", "texture", texture))
+TABS = {"latent": latent, "conditional": conditional, "vae": vae, "inpaint": inpaint, "texture": texture}
 
 
 def build_app(outputs_dir: Path | None = None) -> gr.Blocks:
@@ -43,8 +42,8 @@ def build_app(outputs_dir: Path | None = None) -> gr.Blocks:
                 download = gr.DownloadButton("Download", value=None, interactive=False)
         with gr.Tabs() as tabs:
             parts: dict[str, TabParts] = {}
-            for title, tab_id, module in TABS:
-                with gr.Tab(title, id=tab_id):
+            for tab_id, module in TABS.items():
+                with gr.Tab(TAB_TITLES[tab_id], id=tab_id):
                     parts[tab_id] = module.build(demo)
             with gr.Tab("PNG info", id="pnginfo"):
                 info_file, info_restore = png_info.build()

@@ -6,6 +6,7 @@ is one) as a PNG with its parameters, and put first in the history of the browse
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
@@ -49,18 +50,25 @@ def file_stem(params: dict) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", stem)
 
 
-def write_new_png(image: Image.Image, directory: Path, stem: str) -> Path:
-    """Save under `directory/stem.png`, or `stem-2.png`, ... : an existing file is never overwritten."""
+def write_new_png(data: bytes, directory: Path, stem: str) -> Path:
+    """Write PNG `data` to `directory/stem.png`, or `stem-2.png`, ... : an existing file is never overwritten."""
     directory.mkdir(parents=True, exist_ok=True)
     for n in range(1, 10_000):
         path = directory / (f"{stem}.png" if n == 1 else f"{stem}-{n}.png")
         try:
             with open(path, "xb") as file:
-                pnginfo.save_png(image, file)
+                file.write(data)
             return path
         except FileExistsError:
             continue
     raise FileExistsError(f"too many files named {stem}*.png in {directory}")
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """The image as PNG with its studio parameters, encoded once for every copy that is written."""
+    buffer = io.BytesIO()
+    pnginfo.save_png(image, buffer)
+    return buffer.getvalue()
 
 
 @dataclass
@@ -82,14 +90,15 @@ class OutputRecorder:
         if image is None or pnginfo.PNG_TEXT_KEY not in image.info:
             return history, None
         params = pnginfo.parse(image.info[pnginfo.PNG_TEXT_KEY])
+        data, stem = png_bytes(image), file_stem(params)
         saved, warning = None, None
         if self.outputs_dir is not None:
             try:
-                saved = write_new_png(image, self.outputs_dir, file_stem(params))
+                saved = write_new_png(data, self.outputs_dir, stem)
             except OSError as error:
                 log.warning("could not save to the outputs folder %s: %s", self.outputs_dir, error)
                 warning = (f"Could not save to the outputs folder {self.outputs_dir} ({error.strerror or error}); "
                            "the image is in the history: download it from there.")
-        copy = write_new_png(image, self.history_dir, file_stem(params))
+        copy = write_new_png(data, self.history_dir, stem)
         history.insert(0, {"path": str(copy), "caption": describe(params), "saved": str(saved) if saved else None})
         return history[:MAX_HISTORY], warning

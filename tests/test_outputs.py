@@ -10,7 +10,7 @@ from models import conditional, sampling
 from models.errors import InvalidRequestError
 from studio import pnginfo
 from studio.app import restore_in_tab
-from studio.outputs import MAX_HISTORY, OutputRecorder, file_stem, write_new_png
+from studio.outputs import MAX_HISTORY, OutputRecorder, file_stem, png_bytes, write_new_png
 from studio.tabs.png_info import shown_parameters
 from studio.ui import Restorer, model_card_markdown, serve_batch
 
@@ -45,8 +45,8 @@ def test_images_without_parameters_are_not_recorded(tmp_path):
 
 
 def test_an_existing_file_is_never_overwritten(tmp_path):
-    first = write_new_png(studio_image(seed=1), tmp_path, "same")
-    second = write_new_png(studio_image(seed=2), tmp_path, "same")
+    first = write_new_png(png_bytes(studio_image(seed=1)), tmp_path, "same")
+    second = write_new_png(png_bytes(studio_image(seed=2)), tmp_path, "same")
     assert first != second and pnginfo.read(first)["seed"] == 1 and pnginfo.read(second)["seed"] == 2
 
 

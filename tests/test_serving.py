@@ -70,6 +70,13 @@ def test_an_api_call_cannot_make_the_server_read_a_file_of_its_own(app_url, path
         assert "event: error" in stream and "root:" not in stream and "confidences" not in stream
 
 
+def test_a_hand_written_payload_naming_a_file_the_app_made_is_served(app_url, client):
+    """The positive control of the test above: the same payload shape works for the app's own files."""
+    made = client.predict("fmnist-gan", 4, 1, 1.0, *[0.0] * 10, api_name="/sample")
+    stream = call_api(app_url, "classify", ["dtd10-texture", {"path": made, "meta": {"_type": "gradio.FileData"}}])
+    assert "event: complete" in stream and "confidences" in stream
+
+
 def test_concurrent_sample_calls_are_batched_and_each_gets_its_own_image(app_url):
     seeds = list(range(20, 32))
 

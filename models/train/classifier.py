@@ -16,6 +16,7 @@ from models.nets import Classifier, ClassifierConfig
 from models.train.common import (
     RunState,
     add_fashion_mnist_argument,
+    descend,
     epoch_steps,
     export_model,
     one_cycle,
@@ -80,10 +81,7 @@ def train(args: argparse.Namespace) -> Path:
             idx = order[i : i + args.batch_size]
             x = augment(train_x[idx], generator).to(device)
             loss = F.cross_entropy(net(x), train_y[idx].to(device), label_smoothing=0.1)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
+            descend(optimizer, loss, schedule)
             step += 1
             progress.update(1)
             progress.set_postfix(loss=f"{loss.item():.3f}", refresh=False)

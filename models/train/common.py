@@ -116,6 +116,16 @@ def _set_state(obj, state) -> None:
         obj.load_state_dict(state)
 
 
+def descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor,
+            schedule: torch.optim.lr_scheduler.LRScheduler | None = None) -> None:
+    """One optimisation step on `loss` (and one step of its learning-rate schedule, if any)."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    if schedule is not None:
+        schedule.step()
+
+
 def one_cycle(optimizer: torch.optim.Optimizer, max_lr: float, total_steps: int,
               step: int) -> torch.optim.lr_scheduler.OneCycleLR:
     """One-cycle schedule over `total_steps`, positioned at `step` (a resumed run may change its length;

@@ -26,7 +26,7 @@ from models.latent_directions import principal_directions
 from models.nets import DCGANConfig, DCGANDiscriminator, DCGANGenerator, Generator, GeneratorConfig
 from models.nets.cgan import ConditionalGenerator, ConditionalGeneratorConfig, ProjectionDiscriminator
 from models.nets.gan import Discriminator, DiscriminatorConfig
-from models.train.common import RunState, add_fashion_mnist_argument, export_model, training_record
+from models.train.common import RunState, add_fashion_mnist_argument, descend, export_model, training_record
 
 log = logging.getLogger(__name__)
 R1_INTERVAL = 4  # lazy regularisation: the penalty every 4th step, scaled by 4
@@ -191,17 +191,13 @@ def train(args: argparse.Namespace) -> Path:
         d_loss = discriminator_loss(loss, real_logits, fake_logits) + args.aux_weight * aux_d
         if args.arch == "studio" and args.critic == "r1" and step % R1_INTERVAL == 0:
             d_loss = d_loss + args.r1_gamma / 2 * R1_INTERVAL * r1_penalty(D, real, real_y if conditional else None)
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
+        descend(opt_d, d_loss)
         if conditional:
             fake_logits, fake_classes = D.logits_and_classes(fake, fake_y)
             g_loss = generator_loss(loss, fake_logits) + args.aux_weight * F.cross_entropy(fake_classes, fake_y)
         else:
             g_loss = generator_loss(loss, D(fake))
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
+        descend(opt_g, g_loss)
         if G_ema is not None:
             update_ema(G_ema, G, args.ema if step > 500 else 0.0)
         step += 1

@@ -27,7 +27,7 @@ from models.data.masks import MASK_KINDS, brush_mask
 from models.data.photos import DTD_DIR, WALLPAPER_DIRS, dtd_split, image_files, load_rgb
 from models.device import select_device
 from models.nets.inpaint import InpaintConfig, InpaintNet, PatchCritic
-from models.train.common import RunState, export_model, training_record
+from models.train.common import RunState, descend, export_model, training_record
 from models.train.gan import lr_factor
 
 log = logging.getLogger(__name__)
@@ -117,15 +117,11 @@ def train(args: argparse.Namespace) -> Path:
         composite = output * mask + real * (1 - mask)
         if args.adv_weight > 0:
             d_loss = F.relu(1 - D(real, mask)).mean() + F.relu(1 + D(composite.detach(), mask)).mean()
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
+            descend(opt_d, d_loss)
         error = (output - real).abs()
         l1 = (args.hole_weight * error * mask + error * (1 - mask)).mean()
         g_loss = l1 - args.adv_weight * D(composite, mask).mean() if args.adv_weight > 0 else l1
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
+        descend(opt_g, g_loss)
         step += 1
         progress.update(1)
         if step % 50 == 0:

@@ -22,7 +22,7 @@ from models import texture
 from models.data.photos import DTD_DIR, dtd_classes, dtd_split, load_rgb
 from models.device import select_device
 from models.nets.texture import TextureConfig, TextureNet
-from models.train.common import RunState, export_model, one_cycle, training_record
+from models.train.common import RunState, descend, export_model, one_cycle, training_record
 
 log = logging.getLogger(__name__)
 PHOTO_SIZE = 256  # photos are reduced to this shorter side (DTD10 ships at 256)
@@ -92,10 +92,7 @@ def train(args: argparse.Namespace) -> Path:
     while step < args.steps:
         images, labels = random_views(train_photos, train_labels, args.batch_size, args.crop, rng)
         loss = F.cross_entropy(net(images.to(device)), labels.to(device), label_smoothing=0.1)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
+        descend(optimizer, loss, schedule)
         step += 1
         progress.update(1)
         if step % 20 == 0:

@@ -21,6 +21,7 @@ from models.nets.vae import VAE, VAEConfig
 from models.train.common import (
     RunState,
     add_fashion_mnist_argument,
+    descend,
     epoch_steps,
     export_model,
     one_cycle,
@@ -77,10 +78,7 @@ def train(args: argparse.Namespace) -> Path:
             noise = torch.randn(len(x), args.latent_dim, generator=generator).to(device)
             nll, kl = vae.negative_elbo_terms(net, x, noise)
             loss = (nll + args.beta * kl).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
+            descend(optimizer, loss, schedule)
             step += 1
             progress.update(1)
             if step % 50 == 0:
