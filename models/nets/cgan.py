@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from models.nets.gan import DiscriminatorConfig, discriminator_trunk
+from models.nets.gan import DiscriminatorConfig, MinibatchStdDev, discriminator_trunk
 
 
 @dataclass(frozen=True)
@@ -74,23 +74,6 @@ class ConditionalGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.synthesize(z, self.embed(labels))
-
-
-class MinibatchStdDev(nn.Module):
-    """Append the mean standard deviation of features across groups of samples as one more channel
-    (Karras et al., 2018), so the critic sees a batch's diversity and can punish a collapsed generator."""
-
-    def __init__(self, group_size: int = 4):
-        super().__init__()
-        self.group_size = group_size
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = x.shape
-        group = min(self.group_size, n)
-        if n % group:
-            group = 1
-        std = x.view(group, -1, c, h, w).var(0, unbiased=False).add(1e-8).sqrt().mean(dim=(1, 2, 3))
-        return torch.cat([x, std.repeat(group)[:, None, None, None].expand(n, 1, h, w)], dim=1)
 
 
 class ProjectionDiscriminator(nn.Module):

@@ -25,7 +25,7 @@ from models.device import select_device
 from models.latent_directions import principal_directions
 from models.nets import DCGANConfig, DCGANDiscriminator, DCGANGenerator, Generator, GeneratorConfig
 from models.nets.cgan import ConditionalGenerator, ConditionalGeneratorConfig, ProjectionDiscriminator
-from models.nets.gan import Discriminator, DiscriminatorConfig
+from models.nets.gan import Discriminator, DiscriminatorConfig, MinibatchStdDev
 from models.train.common import RunState, add_fashion_mnist_argument, descend, export_model, training_record
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--r1-gamma", type=float, default=0.1, help="R1 penalty weight (--critic r1)")
     parser.add_argument("--aux-weight", type=float, default=1.0,
                         help="cgan: weight of the critic's auxiliary class loss (0 turns it off)")
+    parser.add_argument("--class-groups", action="store_true",
+                        help="cgan: the critic's standard-deviation groups each hold one class, so it sees "
+                             "diversity within a class rather than across classes")
     parser.add_argument("--ema", type=float, default=0.999, help="generator EMA decay (studio only)")
     parser.add_argument("--model-id", default=None, help="default: fmnist-gan, fmnist-dcgan-baseline or fmnist-cgan")
 
@@ -130,6 +133,29 @@ def r1_penalty(D: torch.nn.Module, real: torch.Tensor, labels: torch.Tensor | No
     return grad.pow(2).flatten(1).sum(1).mean()
 
 
+class ClassGroupedBatches:
+    """Batches whose minibatch-standard-deviation groups each share one class: sample i and i + n/g
+    (g = the group size) get the same label, matching how `MinibatchStdDev` groups a batch."""
+
+    def __init__(self, labels: torch.Tensor, num_classes: int, batch_size: int, group_size: int):
+        if batch_size % group_size:
+            raise SystemExit(f"--batch-size must be a multiple of {group_size} with --class-groups")
+        self.slots, self.group_size = batch_size // group_size, group_size
+        members = [torch.nonzero(labels == k).squeeze(1) for k in range(num_classes)]
+        self.counts = torch.tensor([len(m) for m in members])
+        self.table = torch.zeros(num_classes, int(self.counts.max()), dtype=torch.long)
+        for k, m in enumerate(members):
+            self.table[k, : len(m)] = m
+
+    def labels(self, rng: torch.Generator) -> torch.Tensor:
+        return torch.randint(0, len(self.counts), (self.slots,), generator=rng).repeat(self.group_size)
+
+    def indices(self, labels: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        """A random training image of each label."""
+        picks = (torch.rand(len(labels), generator=rng) * self.counts[labels]).long()
+        return self.table[labels, picks]
+
+
 def lr_factor(progress_fraction: float, decay_from: float) -> float:
     """Constant learning rate, then a linear decay to zero over the last part of the run."""
     if decay_from >= 1 or progress_fraction <= decay_from:
@@ -166,6 +192,8 @@ def train(args: argparse.Namespace) -> Path:
     step, clock = run.step, run.clock
     budget_s = args.minutes * 60 if args.minutes is not None else float("inf")
 
+    grouped = ClassGroupedBatches(labels, g_config.num_classes, args.batch_size, MinibatchStdDev().group_size) \
+        if conditional and args.class_groups else None
     progress = tqdm(total=args.steps, initial=step, desc=f"{args.kind}[{args.arch}]", mininterval=10)
     G.train()
     D.train()
@@ -174,12 +202,16 @@ def train(args: argparse.Namespace) -> Path:
         for optimizer, base_lr in ((opt_g, args.lr), (opt_d, args.lr_d or args.lr)):
             for group in optimizer.param_groups:
                 group["lr"] = base_lr * lr_factor(progress_fraction, args.decay_from)
-        idx = torch.randint(0, len(data), (args.batch_size,), generator=generator_rng)
+        if grouped is not None:
+            idx = grouped.indices(grouped.labels(generator_rng), generator_rng)
+        else:
+            idx = torch.randint(0, len(data), (args.batch_size,), generator=generator_rng)
         real = data[idx].to(device)
         z = torch.randn(args.batch_size, g_config.z_dim, generator=generator_rng).to(device)
         if conditional:
             real_y = labels[idx].to(device)
-            fake_y = torch.randint(0, g_config.num_classes, (args.batch_size,), generator=generator_rng).to(device)
+            fake_y = (grouped.labels(generator_rng) if grouped is not None else
+                      torch.randint(0, g_config.num_classes, (args.batch_size,), generator=generator_rng)).to(device)
             fake = G(z, fake_y)
             real_logits, real_classes = D.logits_and_classes(real, real_y)
             fake_logits = D(fake.detach(), fake_y)
