@@ -6,9 +6,9 @@ import torch
 
 from models import registry
 from models.loading import load
-from models.nets import Classifier
+from models.nets import Classifier, ClusterGenerator, ClusterGeneratorConfig
 from models.train.__main__ import main as train_main
-from models.train.gan import lr_factor
+from models.train.gan import ClassGroupedBatches, kmeans, lr_factor
 
 
 @pytest.mark.parametrize("arch, critic", [("studio", "spectral"), ("studio", "batch"), ("studio", "r1"),
@@ -34,6 +34,68 @@ def test_cgan_smoke_run_writes_a_conditional_generator(tmp_path, synthetic_fashi
     generator = load(checkpoint, "cpu")
     images = generator(torch.randn(3, generator.config.z_dim), torch.tensor([0, 5, 9]))
     assert images.shape == (3, 1, 28, 28)
+
+
+def test_cgan_class_groups_smoke_run(tmp_path, synthetic_fashion_mnist):
+    out = train_main(["cgan", "--class-groups", "--steps", "2", "--batch-size", "8",
+                      "--data", str(synthetic_fashion_mnist), "--run-dir", str(tmp_path / "run"), "--device", "cpu"])
+    assert registry.read_checkpoint(out).training["steps"] == 2
+
+
+def test_cluster_gan_smoke_run_ships_an_unconditional_generator(tmp_path, synthetic_fashion_mnist):
+    out = train_main(["gan", "--clusters", "3", "--steps", "2", "--batch-size", "8",
+                      "--data", str(synthetic_fashion_mnist), "--run-dir", str(tmp_path / "run"), "--device", "cpu"])
+    checkpoint = registry.read_checkpoint(out)
+    assert checkpoint.task == "unconditional-generation"
+    assert checkpoint.architecture == "studio-cluster-gan-generator"
+    assert len(checkpoint.config["cluster_weights"]) == 3
+    assert sum(checkpoint.config["cluster_weights"]) == pytest.approx(1.0)
+    generator = load(checkpoint, "cpu")
+    images = generator(torch.randn(4, generator.config.z_dim))
+    assert images.shape == (4, 1, 28, 28)
+    assert "latent_directions" in checkpoint.extra_files
+
+
+def test_kmeans_finds_well_separated_groups():
+    rng = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    truth = torch.arange(300) % 3
+    points = centres[truth] + 0.5 * torch.randn(300, 2, generator=rng)
+    found = kmeans(points, 3, seed=0)
+    for group in range(3):
+        assert len(set(found[truth == group].tolist())) == 1  # each group is one cluster...
+    assert len(set(found.tolist())) == 3  # ...and the three are different
+
+
+def test_class_grouped_batches_put_one_label_in_each_standard_deviation_group():
+    labels = torch.tensor([0] * 90 + [1] * 10)
+    rng = torch.Generator().manual_seed(0)
+    uniform = ClassGroupedBatches(labels, 2, batch_size=16, group_size=4)
+    batch_labels = uniform.labels(rng)
+    assert torch.equal(batch_labels.view(4, 4), batch_labels[:4].repeat(4, 1))  # i and i + 4 share a label
+    assert torch.equal(labels[uniform.indices(batch_labels, rng)], batch_labels)
+    draws = torch.cat([uniform.labels(rng) for _ in range(500)]).float().mean()
+    assert draws == pytest.approx(0.5, abs=0.05)
+    proportional = ClassGroupedBatches(labels, 2, batch_size=16, group_size=4, proportional=True)
+    assert torch.cat([proportional.labels(rng) for _ in range(500)]).float().mean() == pytest.approx(0.1, abs=0.03)
+    with pytest.raises(SystemExit, match="multiple of 4"):
+        ClassGroupedBatches(labels, 2, batch_size=10, group_size=4)
+
+
+def test_cluster_generator_picks_clusters_in_proportion_and_keeps_them_under_truncation():
+    weights = (0.1, 0.5, 0.15, 0.25)
+    generator = ClusterGenerator(ClusterGeneratorConfig(z_dim=8, width=4, embedding_dim=4, cluster_weights=weights))
+    z = torch.randn(40000, 8, generator=torch.Generator().manual_seed(0))
+    clusters = generator.clusters(z)
+    shares = torch.bincount(clusters, minlength=4).float() / len(z)
+    assert torch.allclose(shares, torch.tensor(weights), atol=0.01)
+    assert torch.equal(generator.clusters(0.3 * z), clusters)
+    wanted = torch.multinomial(torch.tensor(weights), 40000, replacement=True,
+                               generator=torch.Generator().manual_seed(1))
+    drawn = generator.latents(wanted, torch.Generator().manual_seed(2))
+    assert torch.equal(generator.clusters(drawn), wanted)
+    assert torch.allclose(drawn.std(0), torch.ones(8), atol=0.03)  # drawn in proportion: z ~ N(0, I) again
+    assert torch.allclose(drawn.mean(0), torch.zeros(8), atol=0.03)
 
 
 def test_learning_rate_is_constant_then_decays_to_zero():

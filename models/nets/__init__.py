@@ -4,7 +4,7 @@
 (config class, network class), so a checkpoint is rebuilt from data.
 """
 
-from models.nets.cgan import ConditionalGenerator, ConditionalGeneratorConfig
+from models.nets.cgan import ClusterGenerator, ClusterGeneratorConfig, ConditionalGenerator, ConditionalGeneratorConfig
 from models.nets.classifier import Classifier, ClassifierConfig
 from models.nets.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from models.nets.gan import Discriminator, Generator, GeneratorConfig
@@ -15,6 +15,7 @@ from models.nets.vae import VAE, VAEConfig
 ARCHITECTURES = {
     "studio-gan-generator": (GeneratorConfig, Generator),
     "studio-cgan-generator": (ConditionalGeneratorConfig, ConditionalGenerator),
+    "studio-cluster-gan-generator": (ClusterGeneratorConfig, ClusterGenerator),
     "dcgan-generator": (DCGANConfig, DCGANGenerator),
     "fmnist-classifier": (ClassifierConfig, Classifier),
     "studio-vae": (VAEConfig, VAE),
@@ -25,6 +26,8 @@ ARCHITECTURES = {
 __all__ = [
     "ARCHITECTURES",
     "Classifier",
+    "ClusterGenerator",
+    "ClusterGeneratorConfig",
     "ClassifierConfig",
     "ConditionalGenerator",
     "ConditionalGeneratorConfig",

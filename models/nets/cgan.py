@@ -63,11 +63,15 @@ class ConditionalGenerator(nn.Module):
     def embed(self, labels: torch.Tensor) -> torch.Tensor:
         return self.class_embedding(labels)
 
-    def synthesize(self, z: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
-        """Images from latents and class embeddings (rows of `embed`, or blends of them)."""
+    def early_features(self, z: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
+        """Activations of the first layer (7x7 maps)."""
         w = self.config.width
         x = self.project(torch.cat([z, embedding], dim=1)).view(-1, 4 * w, 7, 7)
-        x = torch.relu(self.norm0(x, embedding))
+        return torch.relu(self.norm0(x, embedding))
+
+    def synthesize(self, z: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
+        """Images from latents and class embeddings (rows of `embed`, or blends of them)."""
+        x = self.early_features(z, embedding)
         x = torch.relu(self.norm1(self.up1(x), embedding))
         x = torch.relu(self.norm2(self.up2(x), embedding))
         return torch.tanh(self.to_image(x))
@@ -99,3 +103,47 @@ class ProjectionDiscriminator(nn.Module):
         h = self.features(x).flatten(1)
         logits = self.head(h).squeeze(1) + (self.class_projection(labels) * h).sum(1)
         return logits, self.class_head(h)
+
+
+@dataclass(frozen=True)
+class ClusterGeneratorConfig:
+    z_dim: int = 64
+    width: int = 32
+    embedding_dim: int = 32
+    cluster_weights: tuple[float, ...] = (1.0,)  # share of the training images in each cluster
+    image_channels: int = 1
+
+
+class ClusterGenerator(nn.Module):
+    """An unconditional generator G(z) made of a conditional one whose "classes" are clusters of the
+    training images found without labels (k-means; in the spirit of self-conditioned GANs, Liu et al.,
+    2020). The angle of (z[0], z[1]) picks the cluster, each in proportion to its share of the data: for
+    z ~ N(0, I) that angle is uniform and independent of |z|, so truncation (scaling z) keeps the cluster."""
+
+    def __init__(self, config: ClusterGeneratorConfig):
+        super().__init__()
+        self.config = config
+        self.conditional = ConditionalGenerator(ConditionalGeneratorConfig(
+            z_dim=config.z_dim, width=config.width, num_classes=len(config.cluster_weights),
+            embedding_dim=config.embedding_dim, image_channels=config.image_channels))
+        weights = torch.tensor(config.cluster_weights, dtype=torch.float64)
+        self.register_buffer("bounds", (weights.cumsum(0) / weights.sum()).float(), persistent=False)
+
+    def clusters(self, z: torch.Tensor) -> torch.Tensor:
+        turn = (torch.atan2(z[:, 1], z[:, 0]) / (2 * torch.pi)) % 1.0
+        return torch.bucketize(turn, self.bounds, right=True).clamp_(max=len(self.bounds) - 1)
+
+    def latents(self, clusters: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """z ~ N(0, I) conditioned on picking `clusters` (used in training to fill class-grouped batches)."""
+        low = torch.cat([self.bounds.new_zeros(1), self.bounds[:-1]]).cpu()[clusters.cpu()]
+        high = self.bounds.cpu()[clusters.cpu()]
+        angle = 2 * torch.pi * (low + (high - low) * torch.rand(len(clusters), generator=generator))
+        radius = torch.sqrt(-2 * torch.log1p(-torch.rand(len(clusters), generator=generator)))
+        rest = torch.randn(len(clusters), self.config.z_dim - 2, generator=generator)
+        return torch.cat([(radius * torch.cos(angle))[:, None], (radius * torch.sin(angle))[:, None], rest], 1)
+
+    def early_features(self, z: torch.Tensor) -> torch.Tensor:
+        return self.conditional.early_features(z, self.conditional.embed(self.clusters(z)))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.conditional(z, self.clusters(z))

@@ -24,7 +24,13 @@ from models.data import fashion_mnist
 from models.device import select_device
 from models.latent_directions import principal_directions
 from models.nets import DCGANConfig, DCGANDiscriminator, DCGANGenerator, Generator, GeneratorConfig
-from models.nets.cgan import ConditionalGenerator, ConditionalGeneratorConfig, ProjectionDiscriminator
+from models.nets.cgan import (
+    ClusterGenerator,
+    ClusterGeneratorConfig,
+    ConditionalGenerator,
+    ConditionalGeneratorConfig,
+    ProjectionDiscriminator,
+)
 from models.nets.gan import Discriminator, DiscriminatorConfig, MinibatchStdDev
 from models.train.common import RunState, add_fashion_mnist_argument, descend, export_model, training_record
 
@@ -58,6 +64,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--r1-gamma", type=float, default=0.1, help="R1 penalty weight (--critic r1)")
     parser.add_argument("--aux-weight", type=float, default=1.0,
                         help="cgan: weight of the critic's auxiliary class loss (0 turns it off)")
+    parser.add_argument("--clusters", type=int, default=0,
+                        help="gan --arch studio: train as a conditional GAN on this many k-means clusters of the "
+                             "images (no labels used) and ship a generator whose z picks the cluster; implies "
+                             "--class-groups (0: a plain unconditional GAN)")
     parser.add_argument("--class-groups", action="store_true",
                         help="cgan: the critic's standard-deviation groups each hold one class, so it sees "
                              "diversity within a class rather than across classes")
@@ -65,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-id", default=None, help="default: fmnist-gan, fmnist-dcgan-baseline or fmnist-cgan")
 
 
-def build_networks(args: argparse.Namespace):
+def build_networks(args: argparse.Namespace, cluster_weights: tuple[float, ...] = ()):
     """(generator config, generator, discriminator) for the run's kind and architecture."""
     if args.arch == "dcgan":
         if args.kind == "cgan":
@@ -77,6 +87,9 @@ def build_networks(args: argparse.Namespace):
     if args.kind == "cgan":
         g_config = ConditionalGeneratorConfig(z_dim=args.z_dim or 64, width=width)
         return g_config, ConditionalGenerator(g_config), ProjectionDiscriminator(d_config)
+    if cluster_weights:
+        g_config = ClusterGeneratorConfig(z_dim=args.z_dim or 64, width=width, cluster_weights=cluster_weights)
+        return g_config, ClusterGenerator(g_config), ProjectionDiscriminator(d_config, len(cluster_weights))
     g_config = GeneratorConfig(z_dim=args.z_dim or 64, width=width)
     return g_config, Generator(g_config), Discriminator(d_config)
 
@@ -137,23 +150,45 @@ class ClassGroupedBatches:
     """Batches whose minibatch-standard-deviation groups each share one class: sample i and i + n/g
     (g = the group size) get the same label, matching how `MinibatchStdDev` groups a batch."""
 
-    def __init__(self, labels: torch.Tensor, num_classes: int, batch_size: int, group_size: int):
+    def __init__(self, labels: torch.Tensor, num_classes: int, batch_size: int, group_size: int,
+                 proportional: bool = False):
         if batch_size % group_size:
             raise SystemExit(f"--batch-size must be a multiple of {group_size} with --class-groups")
         self.slots, self.group_size = batch_size // group_size, group_size
         members = [torch.nonzero(labels == k).squeeze(1) for k in range(num_classes)]
         self.counts = torch.tensor([len(m) for m in members])
+        self.proportional = proportional  # draw labels in proportion to their counts, else uniformly
         self.table = torch.zeros(num_classes, int(self.counts.max()), dtype=torch.long)
         for k, m in enumerate(members):
             self.table[k, : len(m)] = m
 
     def labels(self, rng: torch.Generator) -> torch.Tensor:
-        return torch.randint(0, len(self.counts), (self.slots,), generator=rng).repeat(self.group_size)
+        if self.proportional:
+            slots = torch.multinomial(self.counts.double(), self.slots, replacement=True, generator=rng)
+        else:
+            slots = torch.randint(0, len(self.counts), (self.slots,), generator=rng)
+        return slots.repeat(self.group_size)
 
     def indices(self, labels: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         """A random training image of each label."""
         picks = (torch.rand(len(labels), generator=rng) * self.counts[labels]).long()
         return self.table[labels, picks]
+
+
+def kmeans(points: torch.Tensor, k: int, seed: int, iterations: int = 30) -> torch.Tensor:
+    """Cluster index of each row of `points` (k-means++ start, then Lloyd iterations)."""
+    rng = torch.Generator().manual_seed(seed)
+    centres = points[torch.randint(0, len(points), (1,), generator=rng)]
+    for _ in range(k - 1):
+        nearest = torch.cdist(points, centres).min(1).values
+        centres = torch.cat([centres, points[torch.multinomial(nearest.double() ** 2, 1, generator=rng)]])
+    for _ in range(iterations):
+        assignment = torch.cdist(points, centres).argmin(1)
+        for c in range(k):
+            members = points[assignment == c]
+            if len(members):
+                centres[c] = members.mean(0)
+    return torch.cdist(points, centres).argmin(1)
 
 
 def lr_factor(progress_fraction: float, decay_from: float) -> float:
@@ -171,16 +206,37 @@ def update_ema(ema: torch.nn.Module, net: torch.nn.Module, decay: float) -> None
         e.copy_(b)
 
 
+def draw_fakes(G: torch.nn.Module, z_dim: int, num_classes: int, grouped: ClassGroupedBatches | None,
+               clustered: bool, batch_size: int, rng: torch.Generator,
+               device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A batch of generated images and their labels (None for a plain unconditional generator)."""
+    if clustered:
+        fake_y = grouped.labels(rng)
+        return G(G.latents(fake_y, rng).to(device)), fake_y.to(device)
+    z = torch.randn(batch_size, z_dim, generator=rng).to(device)
+    if not num_classes:
+        return G(z), None
+    fake_y = grouped.labels(rng) if grouped is not None else torch.randint(0, num_classes, (batch_size,), generator=rng)
+    return G(z, fake_y.to(device)), fake_y.to(device)
+
+
 def train(args: argparse.Namespace) -> Path:
     device = select_device(args.device)
     torch.manual_seed(args.seed)
     generator_rng = torch.Generator().manual_seed(args.seed)
-    conditional = args.kind == "cgan"
+    clustered = args.kind == "gan" and args.arch == "studio" and args.clusters > 0
+    conditional = args.kind == "cgan" or clustered
     loss = "hinge" if args.arch == "studio" and args.critic == "spectral" else "bce"
     images, labels = fashion_mnist.load_split("train", args.data)
     data, labels = fashion_mnist.to_model_range(images), torch.from_numpy(labels)
+    cluster_weights = ()
+    if clustered:
+        labels = kmeans(data.flatten(1), args.clusters, args.seed)  # the dataset's labels are not used
+        counts = torch.bincount(labels, minlength=args.clusters)
+        cluster_weights = tuple((counts / counts.sum()).tolist())
+        log.info("k-means clusters: %s images", counts.tolist())
 
-    g_config, G, D = build_networks(args)
+    g_config, G, D = build_networks(args, cluster_weights)
     if args.arch == "dcgan":
         G.apply(dcgan_init)
         D.apply(dcgan_init)
@@ -192,8 +248,9 @@ def train(args: argparse.Namespace) -> Path:
     step, clock = run.step, run.clock
     budget_s = args.minutes * 60 if args.minutes is not None else float("inf")
 
-    grouped = ClassGroupedBatches(labels, g_config.num_classes, args.batch_size, MinibatchStdDev().group_size) \
-        if conditional and args.class_groups else None
+    num_classes = args.clusters if clustered else g_config.num_classes if conditional else 0
+    grouped = ClassGroupedBatches(labels, num_classes, args.batch_size, MinibatchStdDev().group_size,
+                                  proportional=clustered) if clustered or (conditional and args.class_groups) else None
     progress = tqdm(total=args.steps, initial=step, desc=f"{args.kind}[{args.arch}]", mininterval=10)
     G.train()
     D.train()
@@ -207,17 +264,14 @@ def train(args: argparse.Namespace) -> Path:
         else:
             idx = torch.randint(0, len(data), (args.batch_size,), generator=generator_rng)
         real = data[idx].to(device)
-        z = torch.randn(args.batch_size, g_config.z_dim, generator=generator_rng).to(device)
+        fake, fake_y = draw_fakes(G, g_config.z_dim, num_classes, grouped, clustered, args.batch_size,
+                                  generator_rng, device)
         if conditional:
             real_y = labels[idx].to(device)
-            fake_y = (grouped.labels(generator_rng) if grouped is not None else
-                      torch.randint(0, g_config.num_classes, (args.batch_size,), generator=generator_rng)).to(device)
-            fake = G(z, fake_y)
             real_logits, real_classes = D.logits_and_classes(real, real_y)
             fake_logits = D(fake.detach(), fake_y)
             aux_d = F.cross_entropy(real_classes, real_y)
         else:
-            fake = G(z)
             real_logits, fake_logits = D(real), D(fake.detach())
             aux_d = torch.zeros((), device=device)
         d_loss = discriminator_loss(loss, real_logits, fake_logits) + args.aux_weight * aux_d
@@ -240,15 +294,16 @@ def train(args: argparse.Namespace) -> Path:
     progress.close()
     run.save(step)
     if G_ema is not None:
-        recalibrate_batchnorm(G_ema, g_config.z_dim, g_config.num_classes if conditional else None)
+        recalibrate_batchnorm(G_ema, g_config.z_dim, g_config.num_classes if args.kind == "cgan" else None)
     shipped = (G_ema if G_ema is not None else G).eval()
     key = (args.kind, args.arch)
     return export_model(
         args.export or args.run_dir / "model",
         model_id=args.model_id or DEFAULT_IDS[key],
         task=TASKS[args.kind],
-        architecture=ARCHITECTURE_NAMES[key],
+        architecture="studio-cluster-gan-generator" if clustered else ARCHITECTURE_NAMES[key],
         net=shipped.cpu(),
         training=training_record(step, clock.elapsed, device, batch_size=args.batch_size),
-        extra_tensors=None if conditional else {"latent_directions": principal_directions(shipped, g_config.z_dim)},
+        extra_tensors=None if args.kind == "cgan" else
+        {"latent_directions": principal_directions(shipped, g_config.z_dim)},
     )
