@@ -16,6 +16,7 @@ from models.errors import InvalidRequestError
 from models.loading import load
 from models.sampling import (
     checkpoint_for,
+    fixed_size_forward,
     latents,
     shared_forward_passes,
     to_uint8,
@@ -59,7 +60,7 @@ def generation_inputs(model_id: str, label: str | int, seed: int, n: int = 1,
 @torch.inference_mode()
 def render(model_id: str, z: torch.Tensor, labels: torch.Tensor, device: str | None = None) -> np.ndarray:
     net, param_device = _generator(model_id, device)
-    return to_uint8(net(z.to(param_device), labels.to(param_device)))
+    return to_uint8(fixed_size_forward(net, z.to(param_device), labels.to(param_device)))
 
 
 def generate(model_id: str, label: str | int, seed: int, n: int = 1, psi: float = 1.0,

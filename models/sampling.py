@@ -21,7 +21,7 @@ MAX_SEED = 2**32 - 1
 MAX_SAMPLES = 64
 PSI_RANGE = (0.0, 2.0)
 DIRECTION_RANGE = (-5.0, 5.0)  # standard deviations along a principal direction
-_BATCH = 64
+FORWARD_ROWS = 16  # every serving forward pass computes exactly this many rows (see fixed_size_forward)
 
 
 @dataclass(frozen=True)
@@ -108,12 +108,25 @@ def sample_latents(model_id: str, seed: int, n: int = 1, psi: float = 1.0,
     return z
 
 
+def fixed_size_forward(net: torch.nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
+    """`net(*inputs)` computed in zero-padded chunks of exactly FORWARD_ROWS rows. CPU matrix and
+    convolution kernels choose their blocking by batch size, so a row's last bits (and now and then a
+    pixel after rounding) could depend on how many rows it shared a pass with; with one fixed size, a
+    request's pixels are the same whether it is served alone or batched with others."""
+    outputs = []
+    for start in range(0, len(inputs[0]), FORWARD_ROWS):
+        chunk = [x[start : start + FORWARD_ROWS] for x in inputs]
+        rows = len(chunk[0])
+        padded = [torch.cat([x, x.new_zeros((FORWARD_ROWS - rows, *x.shape[1:]))]) for x in chunk]
+        outputs.append(net(*padded)[:rows])
+    return torch.cat(outputs)
+
+
 @torch.inference_mode()
 def render(model_id: str, z: torch.Tensor, device: str | None = None) -> np.ndarray:
-    """Latents [N, z_dim] -> uint8 [N, H, W], in chunks of at most _BATCH."""
+    """Latents [N, z_dim] -> uint8 [N, H, W]."""
     generator = load(checkpoint_for(model_id, TASK), device)
-    param_device = next(generator.parameters()).device
-    return np.concatenate([to_uint8(generator(chunk.to(param_device))) for chunk in z.split(_BATCH)])
+    return to_uint8(fixed_size_forward(generator, z.to(next(generator.parameters()).device)))
 
 
 def sample(model_id: str, seed: int, n: int = 1, psi: float = 1.0, direction_values: Sequence[float] = (),
