@@ -4,8 +4,11 @@
 with batch-norm statistics recomputed for the averaged weights (that EMA generator is what ships),
 and a choice of critic (`--critic`): batch norm with the BCE loss (the shipped models), spectral
 norm with the hinge loss, or no normalisation with an R1 penalty. For `cgan` the critic has a
-projection head. `--arch dcgan` (`gan` only): the plain DCGAN baseline (BCE loss, Adam 2e-4 /
-beta1 0.5, no EMA). `--minutes` caps the wall-clock time so runs can be compared for the same
+projection head and an auxiliary class head; `--class-groups` draws batches so that each of its
+minibatch standard-deviation groups holds one class. `gan --clusters K` trains the same way on K
+k-means clusters of the images instead of classes (no labels) and ships an unconditional
+`ClusterGenerator` (the shipped `fmnist-gan`). `--arch dcgan` (`gan` only): the plain DCGAN
+baseline (BCE loss, Adam 2e-4 / beta1 0.5, no EMA). `--minutes` caps the wall-clock time so runs can be compared for the same
 budget; `--decay-from` decays the learning rates linearly to zero over the end of the run.
 """
 
