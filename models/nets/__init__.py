@@ -26,9 +26,9 @@ ARCHITECTURES = {
 __all__ = [
     "ARCHITECTURES",
     "Classifier",
+    "ClassifierConfig",
     "ClusterGenerator",
     "ClusterGeneratorConfig",
-    "ClassifierConfig",
     "ConditionalGenerator",
     "ConditionalGeneratorConfig",
     "DCGANConfig",

@@ -8,8 +8,9 @@ projection head and an auxiliary class head; `--class-groups` draws batches so t
 minibatch standard-deviation groups holds one class. `gan --clusters K` trains the same way on K
 k-means clusters of the images instead of classes (no labels) and ships an unconditional
 `ClusterGenerator` (the shipped `fmnist-gan`). `--arch dcgan` (`gan` only): the plain DCGAN
-baseline (BCE loss, Adam 2e-4 / beta1 0.5, no EMA). `--minutes` caps the wall-clock time so runs can be compared for the same
-budget; `--decay-from` decays the learning rates linearly to zero over the end of the run.
+baseline (BCE loss, Adam 2e-4 / beta1 0.5, no EMA). `--minutes` caps the wall-clock time so runs
+can be compared for the same budget; `--decay-from` decays the learning rates linearly to zero over
+the end of the run.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="studio discriminator: batch norm + BCE, spectral norm + hinge loss, or R1 penalty + BCE")
     parser.add_argument("--r1-gamma", type=float, default=0.1, help="R1 penalty weight (--critic r1)")
     parser.add_argument("--aux-weight", type=float, default=1.0,
-                        help="cgan: weight of the critic's auxiliary class loss (0 turns it off)")
+                        help="cgan and gan --clusters: weight of the critic's auxiliary class (cluster) loss "
+                             "(0 turns it off)")
     parser.add_argument("--clusters", type=int, default=0,
                         help="gan --arch studio: train as a conditional GAN on this many k-means clusters of the "
                              "images (no labels used) and ship a generator whose z picks the cluster; implies "
