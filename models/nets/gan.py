@@ -72,11 +72,14 @@ def discriminator_trunk(config: DiscriminatorConfig) -> nn.Sequential:
     )
 
 
+MINIBATCH_STD_GROUP = 4  # samples per standard-deviation group
+
+
 class MinibatchStdDev(nn.Module):
     """Append the mean standard deviation of features across groups of samples as one more channel
     (Karras et al., 2018), so the critic sees a batch's diversity and can punish a collapsed generator."""
 
-    def __init__(self, group_size: int = 4):
+    def __init__(self, group_size: int = MINIBATCH_STD_GROUP):
         super().__init__()
         self.group_size = group_size
 

@@ -35,7 +35,7 @@ from models.nets.cgan import (
     ConditionalGeneratorConfig,
     ProjectionDiscriminator,
 )
-from models.nets.gan import Discriminator, DiscriminatorConfig, MinibatchStdDev
+from models.nets.gan import MINIBATCH_STD_GROUP, Discriminator, DiscriminatorConfig
 from models.train.common import RunState, add_fashion_mnist_argument, descend, export_model, training_record
 
 log = logging.getLogger(__name__)
@@ -254,7 +254,7 @@ def train(args: argparse.Namespace) -> Path:
     budget_s = args.minutes * 60 if args.minutes is not None else float("inf")
 
     num_classes = args.clusters if clustered else g_config.num_classes if conditional else 0
-    grouped = ClassGroupedBatches(labels, num_classes, args.batch_size, MinibatchStdDev().group_size,
+    grouped = ClassGroupedBatches(labels, num_classes, args.batch_size, MINIBATCH_STD_GROUP,
                                   proportional=clustered) if clustered or (conditional and args.class_groups) else None
     progress = tqdm(total=args.steps, initial=step, desc=f"{args.kind}[{args.arch}]", mininterval=10)
     G.train()
