@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from models.data.fashion_mnist import CLASS_NAMES
-from models.errors import InvalidRequestError
+from models.errors import InvalidRequestError, shown
 from models.loading import load
 from models.sampling import (
     checkpoint_for,
@@ -35,10 +35,10 @@ def class_index(label: str | int) -> int:
         if label.strip().lower() in names:
             return names.index(label.strip().lower())
         if not label.strip().isdigit():
-            raise InvalidRequestError(f"Unknown class {label!r}. Classes: {', '.join(CLASS_NAMES)}.")
+            raise InvalidRequestError(f"Unknown class {shown(label)}. Classes: {', '.join(CLASS_NAMES)}.")
         label = int(label)
     if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or not 0 <= label < len(CLASS_NAMES):
-        raise InvalidRequestError(f"Class index must be 0 to {len(CLASS_NAMES) - 1}, not {label!r}.")
+        raise InvalidRequestError(f"Class index must be 0 to {len(CLASS_NAMES) - 1}, not {shown(label)}.")
     return int(label)
 
 
@@ -98,7 +98,7 @@ def morph(model_id: str, label_a: str | int, label_b: str | int, seed: int, step
     a, b = class_index(label_a), class_index(label_b)
     lo, hi = MORPH_STEPS_RANGE
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not lo <= steps <= hi:
-        raise InvalidRequestError(f"Steps must be a whole number from {lo} to {hi}, not {steps!r}.")
+        raise InvalidRequestError(f"Steps must be a whole number from {lo} to {hi}, not {shown(steps)}.")
     validate_seeds(seed, 1)
     validate_psi(psi)
     net, param_device = _generator(model_id, device)

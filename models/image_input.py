@@ -8,8 +8,10 @@ converted, EXIF orientation is applied, and animations give their first frame.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -53,13 +55,17 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 
 def check_size(width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
+    check_pixel_cap(width, height, max_pixels)
+    if min(width, height) < MIN_SIDE:
+        raise ImageInputError(f"The image is {width}x{height} pixels; it needs at least {MIN_SIDE} pixels a side.")
+
+
+def check_pixel_cap(width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
     if width * height > max_pixels:
         raise ImageInputError(
             f"The image is {width}x{height} pixels ({width * height / 1e6:.1f} megapixels); "
             f"the studio accepts up to {max_pixels / 1e6:.0f} megapixels. Please downscale it."
         )
-    if min(width, height) < MIN_SIDE:
-        raise ImageInputError(f"The image is {width}x{height} pixels; it needs at least {MIN_SIDE} pixels a side.")
 
 
 def open_image(source: str | Path | bytes | Image.Image | np.ndarray, max_pixels: int = MAX_PIXELS) -> Image.Image:
@@ -74,15 +80,15 @@ def open_image(source: str | Path | bytes | Image.Image | np.ndarray, max_pixels
     return to_rgb(_decode(source, max_pixels))
 
 
-def _decode(source: str | Path | bytes, max_pixels: int) -> Image.Image:
-    """Decode the first frame of an image file in its own mode, EXIF orientation applied."""
+@contextlib.contextmanager
+def _opened(source: str | Path | bytes, max_pixels: int) -> Iterator[Image.Image]:
+    """The image file opened (header read, no pixels decoded) and within the pixel cap; every failure,
+    here or while the caller decodes, becomes an ImageInputError with a readable message."""
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
         with Image.open(stream) as image:
-            check_size(*image.size, max_pixels=max_pixels)  # header only: nothing decoded yet
-            image.seek(0)
-            image.load()
-            return ImageOps.exif_transpose(image)
+            check_size(*image.size, max_pixels=max_pixels)
+            yield image
     except ImageInputError:
         raise
     except Image.DecompressionBombError as error:  # Pillow's own cap (the app sets it to MAX_PIXELS) came first
@@ -96,6 +102,20 @@ def _decode(source: str | Path | bytes, max_pixels: int) -> Image.Image:
     except (OSError, SyntaxError, ValueError) as error:
         log.info("undecodable image: %s", error)
         raise ImageInputError("The image file is damaged or truncated and cannot be decoded.") from error
+
+
+def check_header(source: str | Path | bytes, max_pixels: int = MAX_PIXELS) -> None:
+    """Refuse a file that is not an image, or an image over the pixel cap, from its header alone."""
+    with _opened(source, max_pixels):
+        pass
+
+
+def _decode(source: str | Path | bytes, max_pixels: int) -> Image.Image:
+    """Decode the first frame of an image file in its own mode, EXIF orientation applied."""
+    with _opened(source, max_pixels) as image:
+        image.seek(0)
+        image.load()
+        return ImageOps.exif_transpose(image)
 
 
 def open_mask(source: str | Path | bytes | Image.Image, max_pixels: int = MAX_PIXELS) -> np.ndarray:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageFilter
 
 from models import registry, vae
-from models.errors import InvalidRequestError
+from models.errors import InvalidRequestError, shown
 from models.loading import load
 from models.sampling import checkpoint_for
 
@@ -228,4 +228,5 @@ def fill(model_id: str, image: np.ndarray, mask: np.ndarray, dilation: int = 0, 
         return inpaint(model_id, image, mask, dilation, feather, device)
     if task == vae.TASK:
         return prior_inpaint(model_id, image, mask, dilation, feather, progress=progress, device=device)
-    raise InvalidRequestError(f"Model {model_id!r} is a {task} model; inpainting takes an inpainting model or a VAE.")
+    raise InvalidRequestError(f"Model {shown(model_id)} is a {task} model; "
+                              "inpainting takes an inpainting model or a VAE.")

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from models.errors import shown
+
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 ENTRY_FILE = "model.json"
 
@@ -83,7 +85,7 @@ def checkpoints(task: str | None = None) -> list[Checkpoint]:
 
 def get(model_id: str) -> Checkpoint:
     registry = _scan(ASSETS_DIR)
-    if model_id not in registry:
+    if not isinstance(model_id, str) or model_id not in registry:
         known = ", ".join(sorted(registry)) or "none"
-        raise UnknownModelError(f"Unknown model id {model_id!r}. Known models: {known}.")
+        raise UnknownModelError(f"Unknown model id {shown(model_id)}. Known models: {known}.")
     return registry[model_id]

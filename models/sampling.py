@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from models import registry
-from models.errors import InvalidRequestError
+from models.errors import InvalidRequestError, shown
 from models.loading import load, verified_tensors
 
 TASK = "unconditional-generation"
@@ -42,7 +42,7 @@ def latent_directions(model_id: str) -> LatentDirections:
         checkpoint = registry.get(model_id)
         file = checkpoint.extra_files.get("latent_directions")
         if file is None:
-            raise InvalidRequestError(f"Model {model_id!r} has no latent directions.")
+            raise InvalidRequestError(f"Model {shown(model_id)} has no latent directions.")
         tensors = verified_tensors(checkpoint, file)
         _directions_cache[model_id] = LatentDirections(tensors["directions"], tensors["explained_variance"])
     return _directions_cache[model_id]
@@ -61,9 +61,9 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 def validate_seeds(seed: int, n: int) -> None:
     """Seeds seed .. seed + n - 1 must all be valid, and n a supported batch size."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
-        raise InvalidRequestError(f"Seed must be a whole number from 0 to {MAX_SEED}, not {seed!r}.")
+        raise InvalidRequestError(f"Seed must be a whole number from 0 to {MAX_SEED}, not {shown(seed)}.")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_SAMPLES:
-        raise InvalidRequestError(f"Number of samples must be a whole number from 1 to {MAX_SAMPLES}, not {n!r}.")
+        raise InvalidRequestError(f"Number of samples must be a whole number from 1 to {MAX_SAMPLES}, not {shown(n)}.")
     if seed + n - 1 > MAX_SEED:
         raise InvalidRequestError(f"Seed {seed} + {n} samples runs past the largest seed {MAX_SEED}.")
 
@@ -89,7 +89,7 @@ def checkpoint_for(model_id: str, task: str) -> registry.Checkpoint:
     """The registry entry of `model_id`, which must serve `task`."""
     checkpoint = registry.get(model_id)
     if checkpoint.task != task:
-        raise InvalidRequestError(f"Model {model_id!r} is a {checkpoint.task} model, not {task}.")
+        raise InvalidRequestError(f"Model {shown(model_id)} is a {checkpoint.task} model, not {task}.")
     return checkpoint
 
 

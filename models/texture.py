@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.errors import InvalidRequestError
+from models.errors import InvalidRequestError, shown
 from models.loading import load
 from models.sampling import checkpoint_for
 
@@ -79,7 +79,7 @@ def heatmap(model_id: str, image: np.ndarray, label: str, device: str | None = N
     """Class activation map of `label` over the image, float32 [H, W] in [0, 1] (the image's size)."""
     names = class_names(model_id)
     if label not in names:
-        raise InvalidRequestError(f"Unknown texture class {label!r}. Classes: {', '.join(names)}.")
+        raise InvalidRequestError(f"Unknown texture class {shown(label)}. Classes: {', '.join(names)}.")
     net = _net(model_id, device)
     x = _resized(_tensor(image, next(net.parameters()).device), working_scale(*image.shape[:2]))
     cam = net.class_activation_map(x, names.index(label))[None]

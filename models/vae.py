@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.errors import InvalidRequestError
+from models.errors import InvalidRequestError, shown
 from models.loading import load
 from models.sampling import checkpoint_for, latents, to_uint8, validate_seeds
 
@@ -99,9 +99,9 @@ def path_latents(a: np.ndarray, b: np.ndarray, steps: int, path: str) -> np.ndar
 def validate_steps(steps: int, path: str) -> None:
     lo, hi = STEPS_RANGE
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not lo <= steps <= hi:
-        raise InvalidRequestError(f"Steps must be a whole number from {lo} to {hi}, not {steps!r}.")
+        raise InvalidRequestError(f"Steps must be a whole number from {lo} to {hi}, not {shown(steps)}.")
     if path not in PATHS:
-        raise InvalidRequestError(f"Path must be one of {', '.join(PATHS)}, not {path!r}.")
+        raise InvalidRequestError(f"Path must be one of {', '.join(PATHS)}, not {shown(path)}.")
 
 
 def interpolate(model_id: str, image_a: np.ndarray, image_b: np.ndarray, steps: int, path: str = "linear",
@@ -124,7 +124,7 @@ def walk(model_id: str, corners: np.ndarray, size: int, device: str | None = Non
     bottom-right); uint8 [size, size, 28, 28]."""
     lo, hi = WALK_SIZE_RANGE
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not lo <= size <= hi:
-        raise InvalidRequestError(f"Walk size must be a whole number from {lo} to {hi}, not {size!r}.")
+        raise InvalidRequestError(f"Walk size must be a whole number from {lo} to {hi}, not {shown(size)}.")
     top_left, top_right, bottom_left, bottom_right = np.asarray(corners, dtype=np.float32)
     t = np.linspace(0, 1, size, dtype=np.float32)
     top = (1 - t)[:, None] * top_left + t[:, None] * top_right

@@ -9,22 +9,25 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
+from models.errors import InvalidRequestError, shown
+from models.files import FileWriteError
 from models.image_input import MAX_PIXELS
-from studio import __version__, pnginfo
+from studio import __version__, pnginfo, serving
 from studio.outputs import TAB_TITLES, OutputRecorder
 from studio.tabs import conditional, inpaint, latent, png_info, texture, vae
-from studio.ui import CSS, Restorer, TabParts, request_cancel, user_errors
+from studio.ui import CSS, AdmitsFiles, Restorer, TabParts, forget_cancels, request_cancel, user_errors
 
 MAX_UPLOAD_SIZE = "10mb"
 DEFAULT_CONCURRENCY = 2
 TABS = {"latent": latent, "conditional": conditional, "vae": vae, "inpaint": inpaint, "texture": texture}
 
 
-def build_app(outputs_dir: Path | None = None) -> gr.Blocks:
-    """The studio; every result is also saved as a PNG with its parameters under `outputs_dir` (None: not saved)."""
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Gradio's own decoding (the inpainting editor) refuses bombs too
-    recorder = OutputRecorder.create(outputs_dir)
-    with gr.Blocks(title="Studio") as demo:
+def build_app(outputs_dir: Path | None = None, cache_minutes: float = serving.CACHE_MINUTES_LOCAL) -> gr.Blocks:
+    """The studio; every result is also saved as a PNG with its parameters under `outputs_dir` (None: not saved).
+    Files Gradio cached and nobody used for `cache_minutes` are deleted."""
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Gradio's own decoding refuses bombs too
+    recorder = OutputRecorder(outputs_dir)
+    with gr.Blocks(title="Studio", delete_cache=(serving.SWEEP_EVERY_S, round(cache_minutes * 60))) as demo:
         gr.Markdown(f"# Studio <small>v{__version__}</small>\n"
                     "Small generative and vision models, trained by this project, in one place. "
                     "Everything you make is kept in the **History** panel (the arrow at the top right).")
@@ -60,8 +63,26 @@ def build_app(outputs_dir: Path | None = None) -> gr.Blocks:
         reopen.click(reopen_in_tab, chosen, restored_outputs, api_visibility="private")
         gallery.select(choose, history, [chosen, chosen_caption, reopen, download], api_visibility="private")
         gr.Button(visible=False).click(request_cancel, None, None, api_name="cancel", concurrency_limit=None)
-    demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY)
+        demo.load(serving.note_browser_session, None, None, api_visibility="private", queue=False)
+    demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=serving.MAX_QUEUE)
+    check_file_inputs(demo)
+    serving.limit_queue(demo)
+    serving.start_housekeeping(demo, forget_cancels)
     return demo
+
+
+def check_file_inputs(demo: gr.Blocks) -> None:
+    """Every input that takes files must admit them through `studio.files` (see AdmitsFiles)."""
+    for fn in demo.fns.values():
+        for component in fn.inputs:
+            if _takes_files(component) and not isinstance(component, AdmitsFiles):
+                raise TypeError(f"{type(component).__name__} {component.label!r} takes files but does not admit them")
+
+
+def _takes_files(component: gr.components.Component) -> bool:
+    """Whether a component's payload can name files (its data model holds FileData)."""
+    model = getattr(component, "data_model", None)
+    return model is not None and "FileData" in repr(model.model_json_schema())
 
 
 def wire_send_buttons(parts: dict[str, TabParts], tabs: gr.Tabs) -> None:
@@ -77,7 +98,11 @@ def wire_send_buttons(parts: dict[str, TabParts], tabs: gr.Tabs) -> None:
 
 def recorded(recorder: OutputRecorder, image: Image.Image | None, items: list[dict]):
     """Record a result: the new history and the gallery showing it (newest first)."""
-    items, warning = recorder.record(image, items)
+    try:
+        items, warning = recorder.record(image, items)
+    except (FileWriteError, InvalidRequestError) as error:
+        gr.Warning(f"The result could not be kept in the history: {error}")
+        return gr.skip(), gr.skip()
     if warning:
         gr.Warning(warning)
     return items, [(item["path"], item["caption"]) for item in items]
@@ -98,7 +123,7 @@ def restore_in_tab(restorers: list[Restorer], path: str | None) -> list:
     tab = pnginfo.read(path).get("tab")
     target = next((r for r in restorers if r.tab == tab), None)
     if target is None:
-        raise pnginfo.NotAStudioPNGError(f"That image was made in a tab this studio does not have ({tab!r}).")
+        raise pnginfo.NotAStudioPNGError(f"That image was made in a tab this studio does not have ({shown(tab)}).")
     values = target.fn(path)
     outputs = [gr.Tabs(selected=target.tab)]
     for restorer in restorers:
@@ -108,7 +133,8 @@ def restore_in_tab(restorers: list[Restorer], path: str | None) -> list:
 
 def launch_kwargs() -> dict:
     """Arguments every launch shares (CSS, limits, error display)."""
-    return {"css": CSS, "max_file_size": MAX_UPLOAD_SIZE, "show_error": True}
+    return {"css": CSS, "max_file_size": MAX_UPLOAD_SIZE, "show_error": True,
+            "state_session_capacity": serving.SESSION_CAPACITY}
 
 
 def launch_on_free_port(demo: gr.Blocks) -> str:

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from models.files import write_atomically
+
 DISPLAY_SIZE = 448  # longest side a single sample is blown up to, in pixels
 GRID_DISPLAY_SIZE = 960  # same for a grid of samples
 GRID_GAP = 2  # pixels between grid cells, in model pixels
@@ -65,9 +67,9 @@ def write_gif(frames: np.ndarray, path: Path, frame_ms: int = 80, target: int = 
               comment: str = "") -> Path:
     """Animated GIF of uint8 [T, H, W] frames, each upscaled crisply, looping forever, with an optional comment."""
     images = [upscale(frame, target) for frame in frames]
-    images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=frame_ms, loop=0,
-                   comment=comment)
-    return path
+    return write_atomically(path, lambda file: images[0].save(file, format="GIF", save_all=True,
+                                                              append_images=images[1:], duration=frame_ms,
+                                                              loop=0, comment=comment))
 
 
 # A perceptually ordered ramp (dark blue -> purple -> orange -> yellow) for heatmaps.

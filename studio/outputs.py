@@ -9,15 +9,14 @@ from __future__ import annotations
 import io
 import logging
 import os
-import re
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 
-from studio import pnginfo
+from models.files import FileWriteError, write_atomically, write_new_file
+from studio import files, pnginfo
 
 log = logging.getLogger(__name__)
 
@@ -42,26 +41,12 @@ def describe(params: dict) -> str:
 
 
 def file_stem(params: dict) -> str:
-    """A file name stem from the parameters: time, tab, mode, model and seed, safe on every filesystem."""
-    parts = [time.strftime("%Y%m%d-%H%M%S"), params.get("tab"), params.get("mode"), params.get("model_id")]
-    if "seed" in params:
-        parts.append(f"seed{params['seed']}")
-    stem = "-".join(str(p) for p in parts if p is not None)
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem)
-
-
-def write_new_png(data: bytes, directory: Path, stem: str) -> Path:
-    """Write PNG `data` to `directory/stem.png`, or `stem-2.png`, ... : an existing file is never overwritten."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for n in range(1, 10_000):
-        path = directory / (f"{stem}.png" if n == 1 else f"{stem}-{n}.png")
-        try:
-            with open(path, "xb") as file:
-                file.write(data)
-            return path
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"too many files named {stem}*.png in {directory}")
+    """A file name stem from a result's parameters: time, tab, mode, model and seed. The parameters may come
+    from a request (a PNG's text chunk), so every word goes through the one sanitiser and the model must be
+    a registry id."""
+    seed = params.get("seed")
+    return files.file_stem(time.strftime("%Y%m%d-%H%M%S"), params.get("tab"), params.get("mode"),
+                           files.model_slug(params.get("model_id")), None if seed is None else f"seed{seed}")
 
 
 def png_bytes(image: Image.Image) -> bytes:
@@ -73,14 +58,10 @@ def png_bytes(image: Image.Image) -> bytes:
 
 @dataclass
 class OutputRecorder:
-    """Records result images: into the outputs folder (None: off) and into a session's history list."""
+    """Records result images: into the outputs folder (None: off) and into a session's history list, whose
+    copies live in the app's working folder."""
 
     outputs_dir: Path | None
-    history_dir: Path
-
-    @classmethod
-    def create(cls, outputs_dir: Path | None) -> OutputRecorder:
-        return cls(outputs_dir=outputs_dir, history_dir=Path(tempfile.mkdtemp(prefix="studio-history-")))
 
     def record(self, image: Image.Image | None, history: list[dict] | None) -> tuple[list[dict], str | None]:
         """Save `image` and put it first in `history`; returns the new history and, if the outputs folder
@@ -94,11 +75,10 @@ class OutputRecorder:
         saved, warning = None, None
         if self.outputs_dir is not None:
             try:
-                saved = write_new_png(data, self.outputs_dir, stem)
-            except OSError as error:
-                log.warning("could not save to the outputs folder %s: %s", self.outputs_dir, error)
-                warning = (f"Could not save to the outputs folder {self.outputs_dir} ({error.strerror or error}); "
+                saved = write_new_file(self.outputs_dir, stem, ".png", data)
+            except FileWriteError as error:
+                warning = (f"Could not save to the outputs folder {self.outputs_dir} ({error.reason}); "
                            "the image is in the history: download it from there.")
-        copy = write_new_png(data, self.history_dir, stem)
+        copy = write_atomically(files.private_folder("history") / f"{stem}.png", data)
         history.insert(0, {"path": str(copy), "caption": describe(params), "saved": str(saved) if saved else None})
         return history[:MAX_HISTORY], warning

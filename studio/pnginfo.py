@@ -4,6 +4,7 @@ restore the settings that made it."""
 from __future__ import annotations
 
 import base64
+import binascii
 import io
 import json
 from pathlib import Path
@@ -13,6 +14,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
+from models.image_input import MAX_PIXELS, ImageInputError, check_pixel_cap, open_image
 from studio import __version__
 
 PNG_TEXT_KEY = "studio-parameters"
@@ -55,11 +57,13 @@ def encode_jpeg(image: Image.Image, quality: int = 90) -> str:
 
 
 def decode_jpeg(text: str) -> Image.Image:
+    """The picture a PNG's parameters carry, within the studio's pixel cap (checked from its header)."""
     try:
-        with Image.open(io.BytesIO(base64.b64decode(text))) as image:
-            return image.convert("RGB")
-    except (ValueError, TypeError, OSError, UnidentifiedImageError) as error:
-        raise NotAStudioPNGError("That PNG's image parameters are damaged.") from error
+        return open_image(base64.b64decode(text))
+    except (ValueError, TypeError, binascii.Error) as error:
+        raise NotAStudioPNGError(f"That PNG's image parameters are damaged: {error}"
+                                 if isinstance(error, ImageInputError) else
+                                 "That PNG's image parameters are damaged.") from error
 
 
 def decode_pixels(text: str) -> np.ndarray:
@@ -75,6 +79,7 @@ def read(path: str | Path) -> dict:
     """Return the parameters of a studio PNG or GIF; raise NotAStudioPNGError with a readable reason otherwise."""
     try:
         with Image.open(path) as image:
+            check_pixel_cap(*image.size)  # from the header: a studio image is never over the cap
             if image.format == "GIF":
                 comment = image.info.get("comment", b"").decode("utf-8", "replace")
                 text = comment.removeprefix(f"{PNG_TEXT_KEY}:") if comment.startswith(PNG_TEXT_KEY) else None
@@ -82,7 +87,14 @@ def read(path: str | Path) -> dict:
                 text = image.info.get(PNG_TEXT_KEY)
             else:
                 raise NotAStudioPNGError(f"That file is a {image.format or 'non-PNG'} image, not a studio PNG.")
-    except (UnidentifiedImageError, OSError) as error:
+    except NotAStudioPNGError:
+        raise
+    except ImageInputError as error:
+        raise NotAStudioPNGError(str(error)) from error
+    except Image.DecompressionBombError as error:
+        raise NotAStudioPNGError(f"The image is too large: the studio accepts up to {MAX_PIXELS / 1e6:.0f} "
+                                 "megapixels.") from error
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         raise NotAStudioPNGError("That file is not a readable image.") from error
     if text is None:
         raise NotAStudioPNGError("That image holds no studio parameters (it was not saved by the studio).")
@@ -93,7 +105,7 @@ def parse(text: str) -> dict:
     """Decode the JSON of a studio-parameters text chunk."""
     try:
         params = json.loads(text)
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, RecursionError, TypeError) as error:  # RecursionError: absurdly deep nesting
         raise NotAStudioPNGError("That PNG's studio parameters are damaged.") from error
     if not isinstance(params, dict):
         raise NotAStudioPNGError("That PNG's studio parameters are damaged.")

@@ -7,21 +7,23 @@ import binascii
 import functools
 import logging
 import math
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import gradio as gr
-from gradio.data_classes import ImageData
+from gradio.components.image_editor import EditorData
+from gradio.data_classes import FileData, ImageData
 from PIL import Image
+from pydantic import model_validator
 
 from models import image_input, registry
-from models.errors import InvalidRequestError
+from models.errors import InvalidRequestError, shown
+from models.files import FileWriteError, write_atomically
 from models.loading import WeightFileError
 from models.registry import UnknownModelError
-from studio import pnginfo
+from studio import files, outputs, pnginfo
 from studio.pnginfo import NotAStudioPNGError
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,8 @@ class Cancelled(Exception):
     """Raised inside long work when the person pressed Cancel."""
 
 
-USER_ERRORS = (InvalidRequestError, UnknownModelError, NotAStudioPNGError, WeightFileError, Cancelled)
+# Errors whose message is the whole answer: the caller can act on it; the log gets one line, no traceback.
+USER_ERRORS = (InvalidRequestError, UnknownModelError, NotAStudioPNGError, WeightFileError, FileWriteError, Cancelled)
 
 # Browsers smooth upscaled images by default; model pixels should stay square. `fill` blows a small
 # input image (a 28x28 example) up to its box.
@@ -41,34 +44,88 @@ CSS = """
 """
 
 
-class ImageInput(gr.Image):
-    """A gr.Image whose uploads are decoded by `models.image_input`: the pixel cap is checked before
-    decoding, every colour mode becomes RGB, and a file that is not an image gets a readable message.
-    The handler receives an RGB PIL image; give it format="png" so images set by the app stay lossless."""
+def admit_payload(payload: Any, images: bool) -> None:
+    """Every file a component payload names must pass `files.admitted_path` (data: URLs carry their bytes and
+    name no file); with `images`, each must also be within the pixel cap, read from its header alone."""
+    data = payload.model_dump() if hasattr(payload, "model_dump") else payload
+    for file in _file_dicts(data):
+        path, url = file.get("path"), file.get("url")
+        if path is None and isinstance(url, str) and url.startswith("data:"):
+            source: str | Path | bytes = _data_url_bytes(url)
+        elif path is None:
+            raise files.NotUploadedError()
+        else:
+            source = files.admitted_path(path)
+        if images:
+            image_input.check_header(source)
 
-    def get_block_name(self) -> str:
-        return "image"  # rendered by the frontend's Image component
+
+def _file_dicts(data: Any) -> list[dict]:
+    if isinstance(data, dict):
+        if "path" in data and "url" in data:
+            return [data]
+        return [f for value in data.values() for f in _file_dicts(value)]
+    if isinstance(data, list):
+        return [f for value in data for f in _file_dicts(value)]
+    return []
+
+
+def _data_url_bytes(url: str) -> bytes:
+    try:
+        return base64.b64decode(url.split(",", 1)[1], validate=False)
+    except (IndexError, binascii.Error, ValueError) as error:
+        raise InvalidRequestError("The image data is damaged.") from error
+
+
+class AdmitsFiles:
+    """Mixin for every component that takes files in a request: the paths its payload names pass
+    `files.admitted_path` (and, for images, the header size check) before the component opens anything.
+    `studio.app` refuses to build a studio with a file-taking input that lacks it."""
+
+    holds_images = True
+
+    @classmethod
+    def _gradio_class(cls) -> type:
+        return next(c for c in cls.__mro__ if c.__module__.startswith("gradio."))
+
+    def get_block_name(self) -> str:  # rendered by the frontend of the Gradio component it extends
+        base = self._gradio_class()
+        return (base.__base__ if getattr(base, "is_template", False) else base).__name__.lower()
 
     def get_block_class(self) -> str:
-        return "image"
+        return self.get_block_name()
 
-    @staticmethod
-    def decode(source: str | bytes):
-        return image_input.open_image(source)
-
-    def preprocess(self, payload: ImageData | None):
+    def preprocess(self, payload: Any):
         if payload is None:
             return None
         try:
-            if payload.path is None and payload.url and payload.url.startswith("data:"):
-                return self.decode(base64.b64decode(payload.url.split(",", 1)[1]))
-            if payload.path is None:
-                raise InvalidRequestError("No image was received.")
-            return self.decode(payload.path)
+            admit_payload(payload, images=self.holds_images)
+            return self.open_admitted(payload)
         except InvalidRequestError as error:
             raise gr.Error(str(error), print_exception=False) from error
-        except binascii.Error as error:
-            raise gr.Error("The image data is damaged.", print_exception=False) from error
+
+    def open_admitted(self, payload: Any):
+        """Turn an admitted payload into the handler's value (the Gradio component's own preprocessing)."""
+        return super().preprocess(payload)  # type: ignore[misc]
+
+
+class StudioImage(AdmitsFiles, gr.Image):
+    """A gr.Image whose payloads are admitted: results and heatmaps (their PNG text chunks reach the handler)."""
+
+
+class ImageInput(AdmitsFiles, gr.Image):
+    """An image input decoded by `models.image_input`: the pixel cap is checked before decoding, every colour
+    mode becomes RGB, and a file that is not an image gets a readable message. The handler receives an RGB
+    PIL image; give it format="png" so images set by the app stay lossless."""
+
+    @staticmethod
+    def decode(source: str | Path | bytes):
+        return image_input.open_image(source)
+
+    def open_admitted(self, payload: ImageData):
+        if payload.path is None:
+            return self.decode(_data_url_bytes(payload.url))
+        return self.decode(payload.path)
 
 
 class MaskInput(ImageInput):
@@ -76,8 +133,55 @@ class MaskInput(ImageInput):
     has transparency) or bright."""
 
     @staticmethod
-    def decode(source: str | bytes):
+    def decode(source: str | Path | bytes):
         return image_input.open_mask(source)
+
+
+class MetaOptionalFileData(FileData):
+    """FileData that takes a payload without Gradio's "meta" marker, so that such a payload reaches the
+    studio's check and gets its sentence (Gradio's own refusal is a validation error and a logged traceback)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def validate_model(cls, value, info):
+        return value
+
+
+class FileInput(AdmitsFiles, gr.File):
+    """A gr.File (one file) for studio PNGs and GIFs to read parameters from (restore, PNG info)."""
+
+    holds_images = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.data_model = MetaOptionalFileData
+
+
+class MetaOptionalEditorData(EditorData):
+    """EditorData whose images may come without Gradio's "meta" marker (see MetaOptionalFileData)."""
+
+    background: MetaOptionalFileData | None = None
+    layers: list[MetaOptionalFileData] = []
+    composite: MetaOptionalFileData | None = None
+
+
+class EditorInput(AdmitsFiles, gr.ImageEditor):
+    """A gr.ImageEditor whose background and layers are admitted and size-checked; pieces the browser sent as
+    blobs (not files) are size-checked from their headers too."""
+
+    data_model = MetaOptionalEditorData
+
+    def open_admitted(self, payload: Any):
+        blobs = self.blob_storage.get(payload.id) if getattr(payload, "id", None) else None
+        if blobs is not None:
+            for blob in [blobs.background, blobs.composite, *(blobs.layers or [])]:
+                if isinstance(blob, bytes | bytearray):
+                    image_input.check_header(bytes(blob))
+        return super().open_admitted(payload)
+
+
+class SketchInput(EditorInput, gr.Sketchpad):
+    """A gr.Sketchpad whose payload is admitted like EditorInput's."""
 
 
 SEND_TARGETS = ("Inpaint", "Texture", "VAE slot A", "VAE slot B")
@@ -158,6 +262,13 @@ def request_cancel(request: gr.Request) -> None:
     _cancel_times[request.session_hash] = time.monotonic()
 
 
+def forget_cancels(before: float) -> None:
+    """Forget cancel requests made before the monotonic time `before` (their work has long ended)."""
+    for session, when in list(_cancel_times.items()):
+        if when < before:
+            _cancel_times.pop(session, None)
+
+
 def cancel_button() -> gr.Button:
     return gr.Button("Cancel", variant="stop", scale=1, min_width=80)
 
@@ -184,7 +295,7 @@ def cancellable_progress(progress: gr.Progress, desc: str, request: gr.Request |
 
 def result_image(label: str, **kwargs) -> gr.Image:
     """An output image of model pixels: lossless PNG (it carries the parameters), crisp when upscaled."""
-    return gr.Image(label=label, type="pil", format="png", interactive=False, elem_classes="crisp", **kwargs)
+    return StudioImage(label=label, type="pil", format="png", interactive=False, elem_classes="crisp", **kwargs)
 
 
 def user_errors(fn: Callable) -> Callable:
@@ -194,7 +305,10 @@ def user_errors(fn: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except gr.Error:
+            raise  # already a message for a person (from a wrapped function this one called)
         except USER_ERRORS as error:
+            log.info("%s refused: %s", fn.__name__, error)
             raise gr.Error(str(error), print_exception=False) from error
         except (TypeError, ValueError) as error:
             log.exception("bad input to %s", fn.__name__)
@@ -234,7 +348,7 @@ def serve_batch(requests: list[Callable[[], dict]], serve_many: Callable[[list[d
 def whole_number(value: float | None, name: str) -> int:
     """A UI or API number that must be an integer (seeds, counts); anything else is the user's error."""
     if value is None or isinstance(value, bool) or not math.isfinite(value) or value != int(value):
-        raise InvalidRequestError(f"{name} must be a whole number, not {value!r}.")
+        raise InvalidRequestError(f"{name} must be a whole number, not {shown(value)}.")
     return int(value)
 
 
@@ -244,17 +358,36 @@ def model_choices(task: str, default: str) -> list[str]:
     return sorted(ids, key=lambda i: (i != default, i))
 
 
-def unique_path(directory: Path, name: str) -> Path:
-    """`name` in a fresh subfolder of `directory`, so concurrent requests never overwrite each other's files."""
-    return Path(tempfile.mkdtemp(dir=directory)) / name
-
-
-def save_for_download(image: Image.Image | None, directory: Path, name: Callable[[dict], str]) -> str | None:
-    """Write the shown image with its parameters under a descriptive file name, for a Save button."""
+@user_errors
+def save_for_download(image: Image.Image | None) -> str | None:
+    """Write the shown image with its parameters, named like the outputs folder's files, for a Save button."""
     if image is None or pnginfo.PNG_TEXT_KEY not in image.info:
         return None
     params = pnginfo.parse(image.info[pnginfo.PNG_TEXT_KEY])
-    return str(pnginfo.save_png(image, unique_path(directory, name(params))))
+    path = files.private_folder("downloads") / f"{outputs.file_stem(params)}.png"
+    return str(write_atomically(path, outputs.png_bytes(image)))
+
+
+def example_path(examples: list[tuple[str, str]], index: object) -> str:
+    """The path of the shipped example a gallery click chose, by its index."""
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(examples):
+        raise gr.Error("That example does not exist.", print_exception=False)
+    return examples[index][0]
+
+
+def restored_model(model_id: object) -> str:
+    """A model id read from a PNG: a registry id, or the PNG is refused."""
+    if not isinstance(model_id, str) or model_id not in {c.id for c in registry.checkpoints()}:
+        raise NotAStudioPNGError("That image names a model this studio does not have.")
+    return model_id
+
+
+def restored_number(value: object, limits: tuple[float, float], whole: bool = True) -> float:
+    """A number read from a PNG, within `limits` (and whole, for counts and seeds), or the PNG is refused."""
+    if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+            or not limits[0] <= value <= limits[1] or (whole and value != int(value))):
+        raise NotAStudioPNGError("That image's parameters are damaged.")
+    return int(value) if whole else float(value)
 
 
 def tab_parameters(png_path: str | None, tab: str, tab_title: str) -> dict:

@@ -56,13 +56,19 @@ def outputs_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_url(outputs_dir):
-    """The studio, launched in this test session on a free port, served the way launch.py serves it."""
+def studio_app(outputs_dir):
+    """The studio's Blocks and URL, launched in this test session on a free port, served the way launch.py
+    serves it."""
     from studio.app import build_app, launch_on_free_port
 
     demo = build_app(outputs_dir)
-    yield launch_on_free_port(demo)
+    yield demo, launch_on_free_port(demo)
     demo.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(studio_app):
+    return studio_app[1]
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,10 @@ from PIL import Image
 import launch
 from models import conditional, sampling
 from models.errors import InvalidRequestError
+from models.files import write_new_file
 from studio import pnginfo
 from studio.app import restore_in_tab
-from studio.outputs import MAX_HISTORY, OutputRecorder, file_stem, png_bytes, write_new_png
+from studio.outputs import MAX_HISTORY, OutputRecorder, file_stem, png_bytes
 from studio.tabs.png_info import shown_parameters
 from studio.ui import Restorer, model_card_markdown, serve_batch
 
@@ -20,7 +21,7 @@ def studio_image(**params) -> Image.Image:
 
 
 def test_results_are_saved_with_parameters_and_listed_newest_first(tmp_path):
-    recorder = OutputRecorder.create(tmp_path / "outputs")
+    recorder = OutputRecorder(tmp_path / "outputs")
     history, warning = recorder.record(studio_image(seed=1), [])
     history, warning = recorder.record(studio_image(seed=2), history)
     assert warning is None
@@ -31,42 +32,44 @@ def test_results_are_saved_with_parameters_and_listed_newest_first(tmp_path):
 
 
 def test_nothing_is_saved_when_saving_is_off_but_the_history_keeps_it(tmp_path):
-    recorder = OutputRecorder.create(None)
+    recorder = OutputRecorder(None)
     history, _ = recorder.record(studio_image(seed=3), [])
     assert len(history) == 1 and history[0]["saved"] is None
     assert pnginfo.read(history[0]["path"])["seed"] == 3
 
 
 def test_images_without_parameters_are_not_recorded(tmp_path):
-    recorder = OutputRecorder.create(tmp_path)
+    recorder = OutputRecorder(tmp_path)
     assert recorder.record(Image.new("L", (8, 8)), [])[0] == []
     assert recorder.record(None, None)[0] == []
     assert list(tmp_path.iterdir()) == []
 
 
 def test_an_existing_file_is_never_overwritten(tmp_path):
-    first = write_new_png(png_bytes(studio_image(seed=1)), tmp_path, "same")
-    second = write_new_png(png_bytes(studio_image(seed=2)), tmp_path, "same")
+    first = write_new_file(tmp_path, "same", ".png", png_bytes(studio_image(seed=1)))
+    second = write_new_file(tmp_path, "same", ".png", png_bytes(studio_image(seed=2)))
     assert first != second and pnginfo.read(first)["seed"] == 1 and pnginfo.read(second)["seed"] == 2
 
 
 def test_an_unwritable_outputs_path_warns_and_keeps_the_image_in_the_history(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    history, warning = OutputRecorder.create(blocker / "outputs").record(studio_image(seed=4), [])
+    history, warning = OutputRecorder(blocker / "outputs").record(studio_image(seed=4), [])
     assert "Could not save" in warning and pnginfo.read(history[0]["path"])["seed"] == 4
 
 
 def test_history_is_capped(tmp_path):
-    recorder = OutputRecorder.create(None)
+    recorder = OutputRecorder(None)
     history = [{"path": "old", "caption": "", "saved": None}] * MAX_HISTORY
     history, _ = recorder.record(studio_image(seed=5), history)
     assert len(history) == MAX_HISTORY and history[0]["path"] != "old"
 
 
-def test_file_names_are_safe():
-    stem = file_stem({"tab": "conditional", "mode": "generate", "model_id": "a/b c", "seed": 3})
-    assert "/" not in stem and " " not in stem and stem.endswith("conditional-generate-a_b_c-seed3")
+def test_file_names_are_made_of_sanitised_words_and_a_registry_model_id():
+    stem = file_stem({"tab": "../Conditional", "mode": "gen/erate", "model_id": "fmnist-cgan", "seed": "3/.."})
+    assert stem.endswith("conditional-gen-erate-fmnist-cgan-seed3") and "/" not in stem and "." not in stem
+    with pytest.raises(InvalidRequestError, match="model this studio does not have"):
+        file_stem({"tab": "latent", "model_id": "/tmp/x/latent_abs", "seed": 1})
 
 
 def test_outputs_default_to_outputs_but_are_off_on_spaces(monkeypatch, tmp_path):

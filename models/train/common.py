@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import platform
 import subprocess
 import sys
@@ -15,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import save as save_tensors
 from torch import nn
 
 from models.data import fashion_mnist
+from models.files import write_atomically
 from models.loading import sha256_of
 
 log = logging.getLogger(__name__)
@@ -49,9 +49,7 @@ def add_fashion_mnist_argument(parser: argparse.ArgumentParser) -> None:
 def save_checkpoint(run_dir: Path, state: dict) -> None:
     """Write the training state atomically so an interrupted save never corrupts the last one."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = run_dir / (CHECKPOINT_FILE + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, run_dir / CHECKPOINT_FILE)
+    write_atomically(run_dir / CHECKPOINT_FILE, lambda file: torch.save(state, file))
 
 
 def load_checkpoint(run_dir: Path) -> dict | None:
@@ -180,8 +178,8 @@ def export_model(
     out_dir.mkdir(parents=True, exist_ok=True)
 
     def write(name: str, tensors: dict[str, torch.Tensor]) -> dict:
-        path = out_dir / f"{name}.safetensors"
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, path)
+        path = write_atomically(out_dir / f"{name}.safetensors",
+                                save_tensors({k: v.detach().cpu().contiguous() for k, v in tensors.items()}))
         return {"file": path.name, "sha256": sha256_of(path)}
 
     entry = {
@@ -197,6 +195,6 @@ def export_model(
         "training": training,
         "card": "README.md",
     }
-    (out_dir / "model.json").write_text(json.dumps(entry, indent=2) + "\n")
+    write_atomically(out_dir / "model.json", (json.dumps(entry, indent=2) + "\n").encode())
     log.info("exported %s to %s", model_id, out_dir)
     return out_dir

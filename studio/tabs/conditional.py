@@ -3,29 +3,32 @@
 from __future__ import annotations
 
 import random
-import tempfile
-from pathlib import Path
 
 import gradio as gr
 from PIL import Image
 
 from models import conditional, sampling
 from models.data.fashion_mnist import CLASS_NAMES
-from studio import pnginfo
+from models.errors import shown
+from studio import files, pnginfo
 from studio.images import grid_image, labelled_rows_image, strip_image, write_gif
+from studio.outputs import file_stem
 from studio.ui import (
     BATCH_SIZE,
+    FileInput,
     Restorer,
+    StudioImage,
     TabParts,
     cancel_button,
     model_card,
     model_choices,
+    restored_model,
+    restored_number,
     result_image,
     save_for_download,
     send_buttons,
     serve_batch,
     tab_parameters,
-    unique_path,
     user_errors,
     whole_number,
     wire_cancel,
@@ -33,7 +36,6 @@ from studio.ui import (
 
 DEFAULT_MODEL = "fmnist-cgan"
 MAX_ONE_OF_EACH_COLUMNS = 8
-_output_dir = Path(tempfile.mkdtemp(prefix="studio-conditional-"))
 
 
 def generate_request(model_id: str, class_name: str, num_samples: float, seed: float, psi: float) -> dict:
@@ -86,13 +88,15 @@ def morph(model_id: str, class_a: str, class_b: str, steps: float, seed: float, 
     params = {"tab": "conditional", "mode": "morph", "model_id": model_id, "class_a": CLASS_NAMES[a],
               "class_b": CLASS_NAMES[b], "steps": steps, "seed": seed, "psi": float(psi)}
     progress(0.5, desc="rendering the GIF")
-    gif = write_gif(frames, unique_path(_output_dir, f"{model_id}-morph-{a}-{b}-seed{seed}-{steps}.gif"),
+    gif = write_gif(frames, files.private_folder("animations") / f"{file_stem(params)}.gif",
                     comment=pnginfo.gif_comment(params))
     return pnginfo.embed(strip_image(frames), params), str(gif)
 
 
-def save_png(image: Image.Image | None) -> str | None:
-    return save_for_download(image, _output_dir, lambda p: f"{p['model_id']}-{p['mode']}-seed{p['seed']}.png")
+def restored_class(name: object) -> str:
+    if name not in CLASS_NAMES:
+        raise pnginfo.NotAStudioPNGError("That PNG names a class this model does not have.")
+    return name
 
 
 @user_errors
@@ -100,12 +104,15 @@ def restore(png_path: str | None):
     """Controls and image of a studio PNG from this tab (generate, one-of-each or morph)."""
     params = tab_parameters(png_path, "conditional", "class-conditional")
     try:
-        model_id, seed, psi, mode = params["model_id"], params["seed"], params["psi"], params["mode"]
-        class_name = params.get("class", CLASS_NAMES[0])
-        n = params.get("num_samples", 1)
-        class_a, class_b = params.get("class_a", CLASS_NAMES[0]), params.get("class_b", CLASS_NAMES[1])
-        steps = params.get("steps", 16)
-    except (KeyError, TypeError) as error:
+        model_id, mode = restored_model(params["model_id"]), params["mode"]
+        seed = restored_number(params["seed"], (0, sampling.MAX_SEED))
+        psi = restored_number(params["psi"], sampling.PSI_RANGE, whole=False)
+        n = restored_number(params.get("num_samples", 1), (1, sampling.MAX_SAMPLES))
+        steps = restored_number(params.get("steps", 16), conditional.MORPH_STEPS_RANGE)
+        class_name, class_a, class_b = (restored_class(params.get(key, default)) for key, default in
+                                        (("class", CLASS_NAMES[0]), ("class_a", CLASS_NAMES[0]),
+                                         ("class_b", CLASS_NAMES[1])))
+    except KeyError as error:
         raise pnginfo.NotAStudioPNGError("That PNG's parameters are incomplete.") from error
     if mode == "generate":
         image = generate(model_id, class_name, n, seed, psi)
@@ -114,7 +121,7 @@ def restore(png_path: str | None):
     elif mode == "morph":
         image, _ = morph(model_id, class_a, class_b, steps, seed, psi)
     else:
-        raise pnginfo.NotAStudioPNGError(f"Unknown mode {mode!r} in that PNG.")
+        raise pnginfo.NotAStudioPNGError(f"Unknown mode {shown(mode)} in that PNG.")
     return model_id, class_name, n, seed, psi, class_a, class_b, steps, image
 
 
@@ -147,11 +154,11 @@ def build(demo: gr.Blocks) -> TabParts:
         with gr.Column(scale=2):
             image = result_image("Result", height=640)
             send = send_buttons(image)
-            gif = gr.Image(label="Morph animation (GIF)", type="filepath", elem_classes="crisp", interactive=False,
+            gif = StudioImage(label="Morph animation (GIF)", type="filepath", elem_classes="crisp", interactive=False,
                            height=240)
             with gr.Row():
                 save = gr.DownloadButton("Save PNG", value=None)
-                restore_file = gr.File(label="Restore parameters from a studio PNG", file_types=[".png"],
+                restore_file = FileInput(label="Restore parameters from a studio PNG", file_types=[".png"],
                                        type="filepath", height=120)
 
     morphed = morph_button.click(morph, [model, class_a, class_b, steps, seed, psi], [image, gif], api_name="morph")
@@ -169,6 +176,6 @@ def build(demo: gr.Blocks) -> TabParts:
     restored = restore_file.upload(restore, restore_file, restored_outputs, api_name="restore_conditional",
                                    api_visibility="undocumented")
     for event in [*made, restored]:
-        event.then(save_png, image, save, api_visibility="private")
+        event.then(save_for_download, image, save, api_visibility="private")
     return TabParts(send=send, made=[(event, image) for event in made],
                     restorer=Restorer("conditional", restore, restored_outputs), receivers={})

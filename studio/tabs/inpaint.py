@@ -3,18 +3,17 @@ or with the VAE as a generative prior (Fashion-MNIST-like images)."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import gradio as gr
 import numpy as np
 from PIL import Image
 
 from models import inpaint, vae
 from models.errors import InvalidRequestError
-from models.image_input import check_size, to_rgb
+from models.image_input import check_size, open_image, to_rgb
 from studio import pnginfo
 from studio.ui import (
+    EditorInput,
+    FileInput,
     ImageInput,
     MaskInput,
     Restorer,
@@ -23,6 +22,8 @@ from studio.ui import (
     cancellable_progress,
     model_card,
     model_choices,
+    restored_model,
+    restored_number,
     result_image,
     save_for_download,
     send_buttons,
@@ -35,7 +36,6 @@ from studio.ui import (
 DEFAULT_MODEL = "photo-inpaint"
 MASK_COLOUR = ("#ff2e88", 0.7)  # the brush: a translucent pink that shows what lies under it
 EMPTY_MASK_NOTICE = "The mask is empty: paint over the part to fill. The image is returned unchanged."
-_output_dir = Path(tempfile.mkdtemp(prefix="studio-inpaint-"))
 
 
 def labelled_models() -> list[tuple[str, str]]:
@@ -94,27 +94,25 @@ def continue_editing(result: Image.Image | None):
     return {"background": result, "layers": [], "composite": result}
 
 
-def save_png(image: Image.Image | None) -> str | None:
-    return save_for_download(image, _output_dir, lambda p: f"inpaint-{p['model_id']}-{p['width']}x{p['height']}.png")
-
-
 @user_errors
 def restore(png_path: str | None):
     """The settings of a studio PNG from this tab, and the PNG itself in the editor to keep working on."""
     params = tab_parameters(png_path, "inpaint", "inpainting")
     try:
-        model_id, dilation, feather = params["model_id"], params["dilation"], params["feather"]
+        model_id = params["model_id"]
+        dilation = restored_number(params["dilation"], inpaint.DILATION_RANGE)
+        feather = restored_number(params["feather"], inpaint.FEATHER_RANGE)
     except KeyError as error:
         raise pnginfo.NotAStudioPNGError("That PNG's parameters are incomplete.") from error
-    image = Image.open(png_path).convert("RGB")
-    return model_id, dilation, feather, {"background": image, "layers": [], "composite": image}
+    image = open_image(png_path)
+    return restored_model(model_id), dilation, feather, {"background": image, "layers": [], "composite": image}
 
 
 def build(demo: gr.Blocks) -> TabParts:
     choices = labelled_models()
     with gr.Row():
         with gr.Column(scale=3):
-            editor = gr.ImageEditor(
+            editor = EditorInput(
                 label="Image: paint over the part to fill", type="pil", image_mode="RGBA", format="png",
                 elem_id="inpaint-editor", sources=["upload", "clipboard", "webcam"], layers=False, transforms=(),
                 height=560,
@@ -140,7 +138,7 @@ def build(demo: gr.Blocks) -> TabParts:
         with gr.Column(scale=2, min_width=320):
             again = gr.Button("Continue editing (result back into the editor)")
             save = gr.DownloadButton("Save PNG", value=None)
-            restore_file = gr.File(label="Restore settings from a studio PNG of this tab", file_types=[".png"],
+            restore_file = FileInput(label="Restore settings from a studio PNG of this tab", file_types=[".png"],
                                    type="filepath", height=120)
     with gr.Row(visible=False):
         api_image = ImageInput(label="image", type="pil", format="png")
@@ -150,7 +148,7 @@ def build(demo: gr.Blocks) -> TabParts:
     api = gr.Button(visible=False).click(inpaint_image, [api_image, api_mask, model, dilation, feather], result,
                                          api_name="inpaint")
     for event in (ran, api):
-        event.then(save_png, result, save, api_visibility="private")
+        event.then(save_for_download, result, save, api_visibility="private")
     wire_cancel(cancel, [ran])
     again.click(continue_editing, result, editor, api_visibility="private")
     restore_file.upload(restore, restore_file, [model, dilation, feather, editor], api_name="restore_inpaint",

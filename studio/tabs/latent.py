@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import random
-import tempfile
-from pathlib import Path
 
 import gradio as gr
 from PIL import Image
@@ -14,10 +12,13 @@ from studio import pnginfo
 from studio.images import grid_image
 from studio.ui import (
     BATCH_SIZE,
+    FileInput,
     Restorer,
     TabParts,
     model_card,
     model_choices,
+    restored_model,
+    restored_number,
     result_image,
     save_for_download,
     send_buttons,
@@ -29,7 +30,6 @@ from studio.ui import (
 
 SLIDER_COUNT = 10
 DEFAULT_MODEL = "fmnist-gan"
-_saved_dir = Path(tempfile.mkdtemp(prefix="studio-latent-"))
 
 
 def sample_request(model_id: str, seed: float, num_samples: float, psi: float, direction_values) -> dict:
@@ -62,10 +62,6 @@ def sample_batch(model_id: list, seed: list, num_samples: list, psi: list, *dire
     return [serve_batch(requests, sampling.sample_many, sample_image)]
 
 
-def save_png(image: Image.Image | None) -> str | None:
-    return save_for_download(image, _saved_dir, lambda p: f"{p['model_id']}-seed{p['seed']}-n{p['num_samples']}.png")
-
-
 @user_errors
 def random_seed(model_id: str, num_samples: float, psi: float, *direction_values: float):
     seed = random.randint(0, sampling.MAX_SEED - int(num_samples) + 1)
@@ -83,9 +79,16 @@ def restore(png_path: str | None):
     """Read a studio PNG and return every control's value plus the regenerated image."""
     params = tab_parameters(png_path, "latent", "latent-sampling")
     try:
-        model_id, seed, n, psi = params["model_id"], params["seed"], params["num_samples"], params["psi"]
-        values = list(params["directions"]) + [0.0] * (SLIDER_COUNT - len(params["directions"]))
-    except (KeyError, TypeError) as error:
+        model_id = restored_model(params["model_id"])
+        seed = restored_number(params["seed"], (0, sampling.MAX_SEED))
+        n = restored_number(params["num_samples"], (1, sampling.MAX_SAMPLES))
+        psi = restored_number(params["psi"], sampling.PSI_RANGE, whole=False)
+        directions = params["directions"]
+        if not isinstance(directions, list) or len(directions) > SLIDER_COUNT:
+            raise pnginfo.NotAStudioPNGError("That PNG's latent parameters are damaged.")
+        values = [restored_number(v, sampling.DIRECTION_RANGE, whole=False) for v in directions]
+        values += [0.0] * (SLIDER_COUNT - len(values))
+    except KeyError as error:
         raise pnginfo.NotAStudioPNGError("That PNG's latent parameters are incomplete.") from error
     image = sample(model_id, seed, n, psi, *values)
     return (model_id, seed, n, psi, *values, image)
@@ -121,7 +124,7 @@ def build(demo: gr.Blocks) -> TabParts:
             send = send_buttons(image)
             with gr.Row():
                 save = gr.DownloadButton("Save PNG", value=None)
-                restore_file = gr.File(label="Restore parameters from a studio PNG", file_types=[".png"],
+                restore_file = FileInput(label="Restore parameters from a studio PNG", file_types=[".png"],
                                        type="filepath", height=120)
 
     controls = [model, seed, num_samples, psi, *sliders]
@@ -136,8 +139,8 @@ def build(demo: gr.Blocks) -> TabParts:
     restored = restore_file.upload(restore, restore_file, [*controls, image], api_name="restore_latent",
                                    api_visibility="undocumented")
     for event in [*made, restored]:
-        event.then(save_png, image, save, api_visibility="private")
+        event.then(save_for_download, image, save, api_visibility="private")
     demo.load(sample, controls, image, api_visibility="private").then(
-        save_png, image, save, api_visibility="private")
+        save_for_download, image, save, api_visibility="private")
     return TabParts(send=send, made=[(event, image) for event in made],
                     restorer=Restorer("latent", restore, [*controls, image]), receivers={})

@@ -6,7 +6,7 @@ import gradio as gr
 
 from studio import pnginfo
 from studio.outputs import TAB_TITLES, describe
-from studio.ui import user_errors
+from studio.ui import FileInput, user_errors
 
 LONG_TEXT = 80  # parameters longer than this (embedded input images) are summarised for display
 
@@ -30,14 +30,14 @@ def inspect(path: str | None):
             shown_parameters(params), gr.Button(f"Restore in {tab}", interactive=True))
 
 
-def build() -> tuple[gr.File, gr.Button]:
+def build() -> tuple[FileInput, gr.Button]:
     """Build the tab; returns the file input and the restore button, which `studio.app` wires to every tab."""
     gr.Markdown("Drop a PNG (or GIF) saved by the studio: from the outputs folder, a **Save PNG** button, the "
                 "history or the API. It shows the parameters inside it, and **Restore** puts them back in the tab "
                 "that made it and makes the image again.")
     with gr.Row():
         with gr.Column():
-            file = gr.File(label="Studio PNG or GIF", file_types=[".png", ".gif"], type="filepath", height=160,
+            file = FileInput(label="Studio PNG or GIF", file_types=[".png", ".gif"], type="filepath", height=160,
                            elem_id="pnginfo-file")
             restore = gr.Button("Restore in its tab", variant="primary", interactive=False)
         with gr.Column():

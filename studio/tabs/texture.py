@@ -13,12 +13,15 @@ from studio.images import heat_overlay
 from studio.ui import (
     ImageInput,
     Restorer,
+    StudioImage,
     TabParts,
     cancel_button,
     cancellable_progress,
+    example_path,
     model_card,
     model_choices,
     received_image,
+    restored_model,
     send_buttons,
     tab_parameters,
     user_errors,
@@ -81,7 +84,8 @@ def explain_shown(model_id: str, image: Image.Image | None, label: str | None) -
 
 
 def pick_example(evt: gr.SelectData) -> str:
-    return evt.value["image"]["path"]
+    """The clicked example, looked up by its index (a path in the event's data is the browser's word)."""
+    return example_path(examples(), evt.index)
 
 
 def top_choices(scores: dict[str, float] | None, restored_label: str | None):
@@ -98,9 +102,12 @@ def restore(png_path: str | None):
     """Model, input image and heatmap class of a heatmap PNG from this tab (the image is classified again)."""
     params = tab_parameters(png_path, "texture", "texture")
     try:
-        model_id, label, source = params["model_id"], params["label"], pnginfo.decode_jpeg(params["source"])
+        model_id, label, source = restored_model(params["model_id"]), params["label"], params["source"]
     except KeyError as error:
         raise pnginfo.NotAStudioPNGError("That PNG's parameters are incomplete.") from error
+    if label not in texture.class_names(model_id) or not isinstance(source, str):
+        raise pnginfo.NotAStudioPNGError("That PNG's parameters are damaged.")
+    source = pnginfo.decode_jpeg(source)
     return model_id, source, label
 
 
@@ -123,8 +130,8 @@ def build(demo: gr.Blocks) -> TabParts:
         with gr.Column(scale=1, min_width=320):
             scores = gr.Label(num_top_classes=TOP_CLASSES, label="Top 5 classes")
             label = gr.Dropdown([], label="Heatmap for class", allow_custom_value=True)
-            heat = gr.Image(label="Where the network sees that class (class activation map)", type="pil", format="png",
-                            interactive=False, height=320)
+            heat = StudioImage(label="Where the network sees that class (class activation map)", type="pil",
+                               format="png", interactive=False, height=320)
             send = send_buttons(heat, targets=("Inpaint", "VAE slot A", "VAE slot B"))
     with gr.Row():
         with gr.Column(scale=1, min_width=320):

@@ -3,31 +3,37 @@ each, a linear or spherical path between them (strip, scrubber, GIF) and a 2D la
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 from PIL import Image
 
-from models import registry, vae
+from models import registry, sampling, vae
 from models.data import fashion_mnist
-from models.errors import InvalidRequestError
-from studio import pnginfo
+from models.errors import InvalidRequestError, shown
+from models.files import write_atomically
+from studio import files, pnginfo
 from studio.images import GRID_DISPLAY_SIZE, grid_image, strip_image, tile, upscale, write_gif
+from studio.outputs import file_stem
 from studio.ui import (
+    FileInput,
     ImageInput,
     Restorer,
+    SketchInput,
+    StudioImage,
     TabParts,
     cancel_button,
+    example_path,
     model_card,
     model_choices,
     received_image,
+    restored_model,
+    restored_number,
     result_image,
     save_for_download,
     send_buttons,
     tab_parameters,
-    unique_path,
     user_errors,
     whole_number,
     wire_cancel,
@@ -37,7 +43,6 @@ DEFAULT_MODEL = "fmnist-vae"
 EXAMPLES_DIR = registry.ASSETS_DIR / "examples" / "fashion-mnist"
 SLOTS = ("A", "B", "C", "D")
 GIF_FRAME_MS = 80
-_output_dir = Path(tempfile.mkdtemp(prefix="studio-vae-"))
 
 
 def model_view(image: Image.Image | None, slot: str) -> np.ndarray:
@@ -83,23 +88,25 @@ def interpolate(model_id: str, image_a, image_b, steps: float, path: str, ping_p
     progress(0, desc="decoding the path")
     frames, params = interpolation_frames(model_id, image_a, image_b, steps, path, ping_pong)
     progress(0.5, desc="rendering the GIF")
-    name = f"{model_id}-{path}-{len(frames)}-steps.gif"
-    gif = write_gif(gif_frames(frames, ping_pong), unique_path(_output_dir, name), GIF_FRAME_MS,
-                    comment=pnginfo.gif_comment(params))
+    gif = write_gif(gif_frames(frames, ping_pong), files.private_folder("animations") / f"{file_stem(params)}.gif",
+                    GIF_FRAME_MS, comment=pnginfo.gif_comment(params))
     return pnginfo.embed(strip_image(frames), params), str(gif)
 
 
 @user_errors
 def scrubber_frames(model_id: str, image_a, image_b, steps: float, path: str, ping_pong: bool):
-    """Frames for the scrubber, and the scrubber set to the first frame with the right range."""
+    """The frames' file for the scrubber (session state holds paths, not pixels), and the scrubber set to the
+    first frame with the right range."""
     frames, _ = interpolation_frames(model_id, image_a, image_b, steps, path, ping_pong)
-    return frames, gr.Slider(minimum=1, maximum=len(frames), value=1, step=1), upscale(frames[0])
+    saved = write_atomically(files.private_folder("frames") / "frames.npy", lambda file: np.save(file, frames))
+    return str(saved), gr.Slider(minimum=1, maximum=len(frames), value=1, step=1), upscale(frames[0])
 
 
-def show_frame(frames: np.ndarray | None, index: float) -> Image.Image | None:
-    if frames is None or len(frames) == 0:
+def show_frame(frames_path: str | None, index: float) -> Image.Image | None:
+    if frames_path is None or not Path(frames_path).exists():
         return None
-    return upscale(frames[int(min(max(index, 1), len(frames))) - 1])
+    frames = np.load(frames_path, mmap_mode="r")
+    return upscale(np.asarray(frames[int(min(max(index, 1), len(frames))) - 1]))
 
 
 @user_errors
@@ -120,28 +127,28 @@ def walk(model_id: str, image_a, image_b, image_c, image_d, size: float, seed: f
     return pnginfo.embed(grid_image(grid.reshape(size * size, 28, 28)), params)
 
 
-def save_png(image: Image.Image | None) -> str | None:
-    return save_for_download(image, _output_dir, lambda p: f"{p['model_id']}-{p['mode']}.png")
-
-
 @user_errors
 def restore(png_path: str | None):
     """Slots, controls and result (interpolation strip and GIF, or walk) of a studio PNG or GIF from this tab."""
     params = tab_parameters(png_path, "vae", "VAE interpolation")
     try:
-        model_id, mode = params["model_id"], params["mode"]
+        model_id, mode = restored_model(params["model_id"]), params["mode"]
         slots = [Image.fromarray(pnginfo.decode_pixels(params[f"image_{s.lower()}"])).convert("RGB")
                  if f"image_{s.lower()}" in params else None for s in SLOTS]
-        steps, path, ping_pong = params.get("steps", 16), params.get("path", "linear"), params.get("ping_pong", False)
-        size, seed = params.get("size", 5), params.get("seed", 0)
-    except (KeyError, TypeError) as error:
+        steps = restored_number(params.get("steps", 16), vae.STEPS_RANGE)
+        path, ping_pong = params.get("path", "linear"), params.get("ping_pong", False)
+        size = restored_number(params.get("size", 5), vae.WALK_SIZE_RANGE)
+        seed = restored_number(params.get("seed", 0), (0, sampling.MAX_SEED))
+    except KeyError as error:
         raise pnginfo.NotAStudioPNGError("That image's parameters are incomplete.") from error
+    if path not in vae.PATHS or not isinstance(ping_pong, bool):
+        raise pnginfo.NotAStudioPNGError("That image's parameters are damaged.")
     if mode == "interpolate":
         outputs = (*interpolate(model_id, slots[0], slots[1], steps, path, ping_pong), gr.skip())
     elif mode == "walk":
         outputs = (gr.skip(), gr.skip(), walk(model_id, *slots, size, seed))
     else:
-        raise pnginfo.NotAStudioPNGError(f"Unknown mode {mode!r} in that image.")
+        raise pnginfo.NotAStudioPNGError(f"Unknown mode {shown(mode)} in that image.")
     return (model_id, *slots, steps, path, ping_pong, size, seed, *outputs)
 
 
@@ -151,8 +158,9 @@ def examples() -> list[tuple[str, str]]:
 
 
 def fill_slot(target: str, evt: gr.SelectData):
-    """Put the clicked example into the chosen slot; the other slots stay as they are."""
-    path = evt.value["image"]["path"]
+    """Put the clicked example into the chosen slot; the other slots stay as they are. The example is
+    looked up by its index: a path in the event's data is the browser's word, not the server's."""
+    path = example_path(examples(), evt.index)
     return [gr.skip() if slot != target else path for slot in SLOTS]
 
 
@@ -180,7 +188,7 @@ def build(demo: gr.Blocks) -> TabParts:
             gallery = gr.Gallery(examples(), label="Test-set examples (click to use)", columns=4, height=260,
                                  allow_preview=False, elem_classes="crisp")
             with gr.Accordion("Draw", open=False):
-                sketch = gr.Sketchpad(type="pil", image_mode="RGB", canvas_size=(280, 280), label="Drawing",
+                sketch = SketchInput(type="pil", image_mode="RGB", canvas_size=(280, 280), label="Drawing",
                                       brush=gr.Brush(default_size=20, colors=["#000000"], color_mode="fixed"))
                 use_sketch = gr.Button("Use drawing")
     with gr.Row():
@@ -200,7 +208,7 @@ def build(demo: gr.Blocks) -> TabParts:
                     frame = result_image("Frame", height=240)
                     scrub = gr.Slider(1, 16, value=1, step=1, label="Scrub through the frames")
                     send += send_buttons(frame)
-                gif = gr.Image(label="Animation (GIF)", type="filepath", interactive=False, elem_classes="crisp",
+                gif = StudioImage(label="Animation (GIF)", type="filepath", interactive=False, elem_classes="crisp",
                                height=240)
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
@@ -218,9 +226,9 @@ def build(demo: gr.Blocks) -> TabParts:
             send += send_buttons(walk_image)
     with gr.Row():
         save = gr.DownloadButton("Save PNG", value=None)
-        restore_file = gr.File(label="Restore from a studio PNG or GIF of this tab", file_types=[".png", ".gif"],
+        restore_file = FileInput(label="Restore from a studio PNG or GIF of this tab", file_types=[".png", ".gif"],
                                type="filepath", height=120)
-    frames = gr.State(None)
+    frames = gr.State(None)  # the path of the interpolation's frames (.npy)
     slot_list = [slots[s] for s in SLOTS]
     latent = gr.JSON(visible=False)
 
@@ -233,11 +241,11 @@ def build(demo: gr.Blocks) -> TabParts:
     interpolation_inputs = [model, slots["A"], slots["B"], steps, path, ping_pong]
     interpolated = interpolate_button.click(interpolate, interpolation_inputs, [strip, gif], api_name="interpolate")
     interpolated.success(scrubber_frames, interpolation_inputs, [frames, scrub, frame], api_visibility="private")
-    interpolated.then(save_png, strip, save, api_visibility="private")
+    interpolated.then(save_for_download, strip, save, api_visibility="private")
     wire_cancel(cancel, [interpolated])
     scrub.change(show_frame, [frames, scrub], frame, api_visibility="private", trigger_mode="always_last")
     walked = walk_button.click(walk, [model, *slot_list, size, seed], walk_image, api_name="walk")
-    walked.then(save_png, walk_image, save, api_visibility="private")
+    walked.then(save_for_download, walk_image, save, api_visibility="private")
     restored_outputs = [model, *slot_list, steps, path, ping_pong, size, seed, strip, gif, walk_image]
     restore_file.upload(restore, restore_file, restored_outputs, api_name="restore_vae", api_visibility="undocumented")
     return TabParts(send=send, made=[(interpolated, strip), (walked, walk_image)],

@@ -1,0 +1,94 @@
+"""The one writer of files: every file the project writes (results, downloads, GIFs, checkpoints, exports)
+goes to a temporary name in its own folder and is renamed into place, so a crash, a full disk or a kill
+never leaves a truncated file under the real name; a failed write removes its partial file."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+log = logging.getLogger(__name__)
+
+MAX_NUMBERED_NAMES = 10_000
+
+
+class FileWriteError(OSError):
+    """A file could not be written; the message is one sentence for a person, `reason` its short cause."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def reason_of(error: OSError) -> str:
+    """Why a write failed, in a few words for a person."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full"
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "the folder is not writable"
+    return (error.strerror or str(error)).lower()
+
+
+def write_atomically(path: Path | str, content: bytes | Callable[[BinaryIO], object], *,
+                     overwrite: bool = True) -> Path:
+    """Write `content` (bytes, or a function that writes to a binary file) to `path` through a temporary
+    file in the same folder. With overwrite=False an existing `path` raises FileExistsError and is untouched.
+    Any other failure raises FileWriteError with a readable reason, leaving no partial file behind."""
+    path = Path(path)
+    temporary = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:40]}.", suffix=".part")
+        with os.fdopen(handle, "wb") as file:
+            if isinstance(content, bytes | bytearray):
+                file.write(content)
+            else:
+                content(file)
+            file.flush()
+            os.fsync(file.fileno())
+        if overwrite:
+            os.replace(temporary, path)
+        else:
+            _link_new(temporary, path)
+            os.unlink(temporary)
+        temporary = None
+        return path
+    except FileExistsError:
+        raise
+    except OSError as error:
+        log.warning("could not write %s: %s", path, error)
+        reason = reason_of(error)
+        raise FileWriteError(f"Could not write {path.name}: {reason}.", reason) from error
+    finally:
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
+
+
+def _link_new(temporary: str, path: Path) -> None:
+    """Give the finished temporary file the name `path` only if no file has it (atomic where the filesystem
+    has hard links; elsewhere the name is reserved first, then replaced)."""
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        raise
+    except OSError as error:
+        if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS):
+            raise
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        os.replace(temporary, path)
+
+
+def write_new_file(directory: Path, stem: str, suffix: str, content: bytes | Callable[[BinaryIO], object]) -> Path:
+    """Write `directory/stem+suffix`, or `stem-2+suffix`, ...: an existing file is never overwritten."""
+    for n in range(1, MAX_NUMBERED_NAMES):
+        try:
+            return write_atomically(directory / f"{stem}{'' if n == 1 else f'-{n}'}{suffix}", content,
+                                    overwrite=False)
+        except FileExistsError:
+            continue
+    raise FileWriteError(f"Could not write {stem}{suffix}: too many files of that name.", "too many files of that name")

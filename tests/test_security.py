@@ -1,0 +1,335 @@
+"""Attacks on a running studio, as a share link or a Space would see them: files read or written outside the
+studio's folders, a flooded queue, unbounded sessions and files, broken saves, decompression bombs and
+malformed values. Each test holds the payloads of one point of the security review."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from gradio_client import handle_file
+from PIL import Image
+
+from models import conditional, registry
+from models.files import FileWriteError, write_atomically
+from studio import files, outputs, pnginfo, serving
+from studio.ui import AdmitsFiles
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def post(url: str, body: dict, headers: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def join(app_url: str, fn_index: int, data: list, session: str, headers: dict | None = None) -> tuple[int, dict]:
+    """Put one event in the queue the way the browser does (any endpoint, private ones included)."""
+    return post(f"{app_url}gradio_api/queue/join", {"data": data, "fn_index": fn_index, "session_hash": session,
+                                                    "event_data": None, "trigger_id": None}, headers)
+
+
+def call_fn(app_url: str, fn_index: int, data: list) -> dict:
+    """Run an event to its end; returns Gradio's final message (success, output or error)."""
+    session = uuid.uuid4().hex
+    status, answer = join(app_url, fn_index, data, session)
+    assert status == 200, answer
+    with urllib.request.urlopen(f"{app_url}gradio_api/queue/data?session_hash={session}", timeout=120) as stream:
+        for line in stream:
+            if line.startswith(b"data:"):
+                message = json.loads(line[5:])
+                if message.get("msg") == "process_completed" and message.get("event_id") == answer["event_id"]:
+                    return message
+    raise AssertionError("the event never completed")
+
+
+def default_input(component) -> object:
+    return component.value() if callable(component.value) else component.value
+
+
+def file_payload(component, path: str, meta: bool = False) -> dict:
+    """A payload naming `path` for a component that takes files (no "meta": Gradio's own check is skipped)."""
+    file = {"path": path, **({"meta": {"_type": "gradio.FileData"}} if meta else {})}
+    if component.get_block_name() == "imageeditor":
+        return {"background": file, "layers": [file], "composite": file}
+    return file
+
+
+def file_endpoints(demo) -> list[tuple[int, object]]:
+    """Every event (named, undocumented or private) with an input that takes files."""
+    return [(index, fn) for index, fn in demo.fns.items() if any(isinstance(c, AdmitsFiles) for c in fn.inputs)]
+
+
+def outside_image(tmp_path: Path) -> Path:
+    """A private image outside every folder the studio serves from."""
+    path = tmp_path / "private.png"
+    Image.new("RGB", (64, 48), (200, 10, 10)).save(path)
+    return path
+
+
+# 1. Reading files the server was never given
+
+def test_every_file_taking_input_admits_its_files(studio_app):
+    demo, _ = studio_app
+    endpoints = file_endpoints(demo)
+    names = {fn.api_name for _, fn in endpoints}
+    assert {"classify", "inpaint", "png_info", "restore_latent", "restore_inpaint", "encode"} <= names
+    assert len(endpoints) >= 40  # the private chains (save, record, send-to, previews) included
+
+
+def test_no_endpoint_opens_a_file_outside_the_studios_folders(studio_app, tmp_path):
+    """The meta-less payload, at every file-taking endpoint: an image that exists and one that does not get
+    the same refusal, with no pixels, size or existence revealed."""
+    demo, app_url = studio_app
+    private = outside_image(tmp_path)
+    for index, fn in file_endpoints(demo):
+        answers = []
+        for path in (str(private), str(tmp_path / "missing.png"), "/etc/passwd", "../../../etc/passwd"):
+            data = [file_payload(c, path) if isinstance(c, AdmitsFiles) else default_input(c) for c in fn.inputs]
+            message = call_fn(app_url, index, data)
+            assert message["success"] is False, (fn.name, path, message)
+            answers.append(message["output"]["error"])
+        assert answers == [files.NOT_UPLOADED] * 4, (fn.name, answers)
+
+
+def test_a_file_the_app_made_is_still_admitted(client, studio_app):
+    """The positive control: the same hand-written payload naming a result the app made is classified."""
+    demo, app_url = studio_app
+    made = client.predict("fmnist-gan", 4, 1, 1.0, *[0.0] * 10, api_name="/sample")
+    index = next(i for i, fn in demo.fns.items() if fn.api_name == "classify")
+    message = call_fn(app_url, index, ["dtd10-texture", {"path": made}])
+    assert message["success"] is True and "confidences" in json.dumps(message["output"])
+
+
+def test_the_admitting_function_resolves_links_and_parent_steps(tmp_path):
+    secret = outside_image(tmp_path)
+    link = files.private_folder("downloads") / "link.png"
+    link.symlink_to(secret)
+    for path in (link, files.work_dir() / ".." / secret.relative_to("/"), secret, tmp_path, None, 3, "\0"):
+        with pytest.raises(files.NotUploadedError):
+            files.admitted_path(path)
+    inside = write_atomically(files.private_folder("downloads") / "ok.png", b"x")
+    assert files.admitted_path(str(inside)) == inside.resolve()
+
+
+# 2. Writing files where the caller chooses
+
+def upload(app_url: str, path: Path) -> str:
+    """Upload a file as the browser does; returns its path in Gradio's upload folder."""
+    with open(path, "rb") as file:
+        response = httpx.post(f"{app_url}gradio_api/upload", files={"files": (path.name, file, "image/png")})
+    response.raise_for_status()
+    return response.json()[0]
+
+
+def crafted_png(tmp_path: Path, params: dict, name: str = "crafted.png") -> Path:
+    path = tmp_path / name
+    pnginfo.save_png(pnginfo.embed(Image.new("L", (28, 28), 99), params), path)
+    return path
+
+
+@pytest.mark.parametrize("params", [
+    {"tab": "latent", "model_id": "/tmp/studio-attack/latent_abs", "seed": 1, "num_samples": 1},
+    {"tab": "vae", "model_id": "../../../tmp/studio-attack/vae", "mode": "walk"},
+    {"tab": "conditional", "model_id": ["fmnist-cgan"], "mode": "generate", "seed": 1},
+])
+def test_a_crafted_png_writes_nothing_outside_the_studios_folders(studio_app, outputs_dir, tmp_path, params):
+    """Sent to every tab's save event and to the history recorder: refused, and no file appears anywhere."""
+    demo, app_url = studio_app
+    attack_dir = Path("/tmp/studio-attack")
+    uploaded = upload(app_url, crafted_png(tmp_path, params))
+    before = set(outputs_dir.iterdir())
+    savers = [(i, fn) for i, fn in demo.fns.items() if fn.name in ("save_for_download", "<lambda>")
+              and any(isinstance(c, AdmitsFiles) for c in fn.inputs)]
+    assert len([fn for _, fn in savers if fn.name == "save_for_download"]) >= 5
+    for index, fn in savers:
+        data = [file_payload(c, uploaded, meta=True) if isinstance(c, AdmitsFiles) else default_input(c)
+                for c in fn.inputs]
+        call_fn(app_url, index, data)
+    assert not attack_dir.exists() and set(outputs_dir.iterdir()) == before
+    assert not list(REPO.glob("**/latent_abs*")) and not list(Path("/tmp").glob("*latent_abs*"))
+
+
+def test_request_words_become_slugs_inside_a_fixed_folder(tmp_path):
+    from studio.ui import save_for_download
+
+    image = pnginfo.embed(Image.new("L", (28, 28)), {"tab": "../../etc", "mode": "a/b\\c", "model_id": "fmnist-gan",
+                                                     "seed": "../1"})
+    saved = Path(save_for_download(image))
+    assert saved.resolve().is_relative_to(files.work_dir() / "downloads")
+    assert saved.name.endswith("-etc-a-b-c-fmnist-gan-seed-1.png") and pnginfo.read(saved)["seed"] == "../1"
+    assert files.slug("Ünïcode/../..\0") == "n-code" and files.slug("///") == "x" and len(files.slug("a" * 99)) == 40
+
+
+# 3. A flooded queue
+
+def test_a_client_that_floods_the_queue_is_told_the_studio_is_busy_and_others_still_get_in(studio_app, monkeypatch):
+    demo, app_url = studio_app
+    release = threading.Event()
+    real = conditional.one_of_each
+
+    def blocked(*args, **kwargs):
+        release.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(conditional, "one_of_each", blocked)
+    index = next(i for i, fn in demo.fns.items() if fn.api_name == "one_of_each")
+    flood, other = {"X-Forwarded-For": "10.9.9.1"}, {"X-Forwarded-For": "10.9.9.2"}
+    try:
+        answers = [join(app_url, index, ["fmnist-cgan", 2, 0, 1.0], uuid.uuid4().hex, flood) for _ in range(30)]
+        accepted = sum(status == 200 for status, _ in answers)
+        refused = [answer for status, answer in answers if status == 503]
+        # two run at once, MAX_WAITING_PER_CLIENT more wait, the rest are refused with the studio's sentence
+        assert accepted == 2 + serving.MAX_WAITING_PER_CLIENT and len(refused) == 30 - accepted
+        assert refused[0]["detail"] == serving.BUSY_MESSAGE
+        assert join(app_url, index, ["fmnist-cgan", 2, 0, 1.0], uuid.uuid4().hex, other)[0] == 200
+    finally:
+        release.set()
+
+
+def test_clients_are_told_apart_by_address_and_by_a_proxys_forwarded_address():
+    class Request:
+        def __init__(self, peer, forwarded=None):
+            self.client = type("Client", (), {"host": peer})()
+            self.headers = {"x-forwarded-for": forwarded} if forwarded else {}
+
+    assert serving.client_key(Request("8.8.8.8")) == "8.8.8.8"
+    assert serving.client_key(Request("8.8.8.8", "1.2.3.4")) == "8.8.8.8"  # not a proxy: not believed
+    assert serving.client_key(Request("127.0.0.1", "1.2.3.4, 10.0.0.1")) == "1.2.3.4"
+
+
+# 4. Memory and disk that stay bounded
+
+def test_idle_api_sessions_are_dropped_and_page_sessions_kept(studio_app, client):
+    demo, _ = studio_app
+    client.predict("fmnist-gan", 5, 1, 1.0, *[0.0] * 10, api_name="/sample")
+    holder = demo.state_holder
+    with holder.lock:
+        sessions = list(holder.time_last_used)
+    browser = sessions[0]
+    serving._browser_sessions.add(browser)
+    later = datetime.datetime.now() + datetime.timedelta(seconds=serving.API_SESSION_IDLE_S + 1)
+    dropped = serving.drop_idle_sessions(demo, now=later)
+    assert dropped >= len(sessions) - 1 and browser in holder.session_data
+    assert all(s == browser or s not in holder.session_data for s in sessions)
+
+
+def test_session_state_holds_paths_and_parameters_not_pixels(tmp_path):
+    history, _ = outputs.OutputRecorder(None).record(
+        pnginfo.embed(Image.new("L", (448, 448)), {"tab": "latent", "model_id": "fmnist-gan", "seed": 1}), [])
+    assert len(json.dumps(history)) < 400 and all(isinstance(v, str | None) for v in history[0].values())
+
+
+def test_gradios_cache_and_the_apps_files_are_cleaned(studio_app):
+    demo, _ = studio_app
+    assert demo.delete_cache == (serving.SWEEP_EVERY_S, serving.CACHE_MINUTES_LOCAL * 60)
+    old = write_atomically(files.private_folder("downloads") / "old.png", b"x")
+    new = write_atomically(files.private_folder("downloads") / "new.png", b"x")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    assert files.remove_old_files("downloads", 3600) >= 1 and not old.exists() and new.exists()
+
+
+def test_the_working_folder_is_removed_when_the_studio_exits():
+    code = "from studio import files; print(files.work_dir())"
+    folder = Path(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                 cwd=REPO).stdout.strip())
+    assert folder.name.startswith("studio-") and not folder.exists()
+
+
+# 5. Saves that never leave broken files
+
+def test_a_failing_write_leaves_no_partial_file_and_says_why(tmp_path):
+    def full_disk(file):
+        file.write(b"\x89PNG partial")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(FileWriteError, match="the disk is full"):
+        write_atomically(tmp_path / "out.png", full_disk)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_outputs_disk_warns_and_leaves_nothing(tmp_path, monkeypatch):
+    real_fsync = os.fsync
+
+    def failing_fsync(fd):
+        if str(tmp_path) in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    image = pnginfo.embed(Image.new("L", (28, 28)), {"tab": "latent", "model_id": "fmnist-gan", "seed": 2})
+    history, warning = outputs.OutputRecorder(tmp_path).record(image, [])
+    assert "disk is full" in warning and "Errno" not in warning and pnginfo.read(history[0]["path"])["seed"] == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_save_killed_midway_leaves_no_file_under_the_real_name(tmp_path):
+    target = tmp_path / "big.png"
+    code = ("import sys, time; from models.files import write_atomically\n"
+            "def slow(f):\n    f.write(b'x' * 4_000_000); f.flush(); print('writing', flush=True); time.sleep(60)\n"
+            f"write_atomically({str(target)!r}, slow)")
+    writer = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "writing"
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    assert not target.exists() and [p.name.endswith(".part") for p in tmp_path.iterdir()] == [True]
+
+
+# 6. One pixel cap on every decoding path
+
+def test_restore_and_png_info_refuse_images_over_the_cap_from_the_header(client, tmp_path):
+    bomb = tmp_path / "bomb.png"
+    pnginfo.save_png(pnginfo.embed(Image.new("1", (9000, 9000)), {"tab": "inpaint", "model_id": "photo-inpaint",
+                                                                   "dilation": 4, "feather": 4}), bomb)
+    assert bomb.stat().st_size < 1_000_000
+    for endpoint in ("/png_info", "/restore_inpaint"):
+        with pytest.raises(Exception, match="accepts up to 25 megapixels"):
+            client.predict(handle_file(str(bomb)), api_name=endpoint)
+
+
+# 7. Clean answers to caller mistakes
+
+def test_caller_mistakes_get_one_clean_sentence_and_one_log_line(client, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    deep = crafted_png(tmp_path, {"tab": "latent"}, "deep.png")
+    image = Image.open(deep)
+    image.info[pnginfo.PNG_TEXT_KEY] = "[" * 100_000 + "]" * 100_000
+    pnginfo.save_png(image, deep)
+    wrong_types = crafted_png(tmp_path, {"tab": "inpaint", "model_id": "photo-inpaint", "dilation": "abc",
+                                         "feather": [1]})
+    cases = [
+        (lambda: client.predict(handle_file(str(deep)), api_name="/png_info"), "parameters are damaged"),
+        (lambda: client.predict(["fmnist-gan"], 1, 1, 1.0, *[0.0] * 10, api_name="/sample"), "Unknown model id"),
+        (lambda: client.predict(["dtd10-texture"], handle_file(str(outside_image(tmp_path))), api_name="/classify"),
+         "Unknown model id"),
+        (lambda: client.predict("fmnist-gan", 1e308, 1, 1.0, *[0.0] * 10, api_name="/sample"), "Seed must be"),
+        (lambda: client.predict(handle_file(str(wrong_types)), api_name="/restore_inpaint"), "damaged"),
+    ]
+    for call, expected in cases:
+        caplog.clear()
+        with pytest.raises(Exception) as raised:
+            call()
+        text = str(raised.value)
+        assert expected in text and "Invalid input: 'Invalid" not in text and len(text) < 300, text
+        assert "unhashable" not in text and "recursion" not in text
+        assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+    assert registry.checkpoints()  # the studio still serves
+    assert client.predict("fmnist-gan", 1, 1, 1.0, *[0.0] * 10, api_name="/sample")
