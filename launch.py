@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
 
 from models.device import DEVICE_CHOICES, DeviceUnavailableError, set_default_device
 from studio.outputs import DEFAULT_OUTPUTS_DIR, on_spaces
+from studio.serving import CACHE_MINUTES_LOCAL, CACHE_MINUTES_PUBLIC
 
 log = logging.getLogger("studio")
 SHARE_SERVER = ("api.gradio.app", 443)
@@ -44,7 +46,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"save every result here as a PNG with its parameters (default {DEFAULT_OUTPUTS_DIR}/; "
                              "off on Hugging Face Spaces)")
     parser.add_argument("--no-outputs", action="store_true", help="do not save results to disk")
+    parser.add_argument("--cache-minutes", type=float, default=None, metavar="M",
+                        help=f"delete served files unused for M minutes (default {CACHE_MINUTES_PUBLIC} with --share, "
+                             f"on Spaces or on a non-loopback --host; {CACHE_MINUTES_LOCAL} otherwise)")
     return parser.parse_args(argv)
+
+
+def is_public(args: argparse.Namespace) -> bool:
+    """Whether people other than this machine's user can reach the studio."""
+    return args.share or on_spaces() or args.host not in ("127.0.0.1", "localhost", "::1")
+
+
+def cache_minutes(args: argparse.Namespace) -> float:
+    if args.cache_minutes is not None:
+        return args.cache_minutes
+    return CACHE_MINUTES_PUBLIC if is_public(args) else CACHE_MINUTES_LOCAL
 
 
 def outputs_dir(args: argparse.Namespace) -> Path | None:
@@ -54,6 +70,11 @@ def outputs_dir(args: argparse.Namespace) -> Path | None:
     if args.outputs is not None:
         return args.outputs
     return None if on_spaces() else DEFAULT_OUTPUTS_DIR
+
+
+def stop_serving(signum, frame) -> None:
+    """SIGTERM ends the server like Ctrl+C does (Python's default would skip the clean-up at exit)."""
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from studio.app import build_app, launch_kwargs
 
-    demo = build_app(saved_to)
+    signal.signal(signal.SIGTERM, stop_serving)  # a terminated studio shuts down and removes its files too
+    demo = build_app(saved_to, cache_minutes(args))
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
                 prevent_thread_lock=True, **launch_kwargs())
     if args.share and not demo.share_url:

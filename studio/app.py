@@ -12,7 +12,7 @@ from PIL import Image
 from models.errors import InvalidRequestError, shown
 from models.files import FileWriteError
 from models.image_input import MAX_PIXELS
-from studio import __version__, pnginfo, serving
+from studio import __version__, files, pnginfo, serving
 from studio.outputs import TAB_TITLES, OutputRecorder
 from studio.tabs import conditional, inpaint, latent, png_info, texture, vae
 from studio.ui import CSS, AdmitsFiles, Restorer, TabParts, forget_cancels, request_cancel, user_errors
@@ -27,7 +27,8 @@ def build_app(outputs_dir: Path | None = None, cache_minutes: float = serving.CA
     Files Gradio cached and nobody used for `cache_minutes` are deleted."""
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Gradio's own decoding refuses bombs too
     recorder = OutputRecorder(outputs_dir)
-    with gr.Blocks(title="Studio", delete_cache=(serving.SWEEP_EVERY_S, round(cache_minutes * 60))) as demo:
+    files.work_dir()  # Gradio's cache goes in it (unless GRADIO_TEMP_DIR says otherwise): set before any component
+    with gr.Blocks(title="Studio") as demo:
         gr.Markdown(f"# Studio <small>v{__version__}</small>\n"
                     "Small generative and vision models, trained by this project, in one place. "
                     "Everything you make is kept in the **History** panel (the arrow at the top right).")
@@ -67,7 +68,7 @@ def build_app(outputs_dir: Path | None = None, cache_minutes: float = serving.CA
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=serving.MAX_QUEUE)
     check_file_inputs(demo)
     serving.limit_queue(demo)
-    serving.start_housekeeping(demo, forget_cancels)
+    serving.start_housekeeping(demo, cache_minutes, forget_cancels)
     return demo
 
 

@@ -43,18 +43,26 @@ _work_dir: Path | None = None
 
 
 def work_dir() -> Path:
-    """This process's folder for the files the app makes (history copies, downloads, animations); served
-    directly, and removed when the process exits."""
+    """This process's folder for the files the app makes (history copies, downloads, animations) and, unless
+    GRADIO_TEMP_DIR names another, for Gradio's upload/cache folder; served directly, and removed when the
+    process exits."""
     global _work_dir
     if _work_dir is None:
         _work_dir = Path(tempfile.mkdtemp(prefix="studio-")).resolve()
         atexit.register(shutil.rmtree, _work_dir, ignore_errors=True)
         gr.set_static_paths([_work_dir])
+        os.environ.setdefault("GRADIO_TEMP_DIR", str(_work_dir / "gradio"))
     return _work_dir
 
 
+def cache_dir() -> Path:
+    """Gradio's upload/cache folder: the studio's own (see work_dir) unless GRADIO_TEMP_DIR names another."""
+    work_dir()
+    return Path(get_upload_folder()).resolve()
+
+
 def admitted_roots() -> list[Path]:
-    return [Path(get_upload_folder()).resolve(), work_dir()]
+    return [cache_dir(), work_dir()]
 
 
 def admitted_path(path: object) -> Path:
@@ -105,16 +113,18 @@ def private_folder(kind: str) -> Path:
     return folder
 
 
-def remove_old_files(kind: str, max_age_s: float) -> int:
-    """Delete the working folder's `kind` files untouched for `max_age_s` (and their emptied folders)."""
-    root, removed, now = work_dir() / kind, 0, time.time()
+def remove_old_files(root: Path, max_age_s: float, keep: set[str] = frozenset()) -> int:
+    """Delete the files under `root` untouched (modified, or admitted as used) for `max_age_s`, but those
+    in `keep`, and the folders this empties; returns how many files went."""
+    removed, now = 0, time.time()
     for path in sorted(root.rglob("*"), reverse=True) if root.exists() else []:
         try:
-            if path.is_file() and now - path.stat().st_mtime > max_age_s:
+            if path.is_dir():
+                if now - path.stat().st_mtime > max_age_s and not any(path.iterdir()):
+                    path.rmdir()
+            elif str(path) not in keep and now - path.lstat().st_mtime > max_age_s:
                 path.unlink()
                 removed += 1
-            elif path.is_dir() and now - path.stat().st_mtime > max_age_s and not any(path.iterdir()):
-                path.rmdir()
         except OSError:
             continue
     return removed

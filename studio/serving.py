@@ -25,9 +25,9 @@ BUSY_MESSAGE = "The studio is busy: please try again in a moment."
 MAX_QUEUE = 64  # requests waiting, all clients together (running ones are not counted)
 MAX_WAITING_PER_CLIENT = 16  # requests one client (an address) may have waiting: one full batch of /sample
 SESSION_CAPACITY = 2000  # sessions kept in memory at most (Gradio drops the least recently used beyond)
-API_SESSION_IDLE_S = 60  # a session that never loaded the page (a REST or API client) is dropped after this
+API_SESSION_IDLE_S = 10  # a session that never loaded the page (a REST or API client) is dropped after this
 BROWSER_SESSION_IDLE_S = 6 * 3600  # a page's session (its history) is dropped after this long unused
-SWEEP_EVERY_S = 30
+SWEEP_EVERY_S = 5
 CACHE_MINUTES_PUBLIC = 3  # Gradio's cached files unused this long are deleted, on a public server
 CACHE_MINUTES_LOCAL = 60  # ... and on a studio on this machine only
 WORK_FILES_MAX_AGE_S = {"downloads": 3600, "animations": 3600, "frames": 3600, "history": BROWSER_SESSION_IDLE_S}
@@ -94,23 +94,34 @@ def drop_idle_sessions(demo: gr.Blocks, now: datetime.datetime | None = None) ->
     return dropped
 
 
-def housekeeping(demo: gr.Blocks, forget_cancels: Callable[[float], None]) -> None:
-    """One sweep: idle sessions, old cancel requests, and the app's old working files."""
+def remove_unused_cache_files(demo: gr.Blocks, cache_minutes: float) -> int:
+    """Delete Gradio's cached files (uploads, results) unused for `cache_minutes`, but the page's own (the
+    example galleries). Gradio's `delete_cache` is not used: it misses the results of API calls, which it
+    records per session."""
+    keep = set().union(*(getattr(block, "keep_in_cache", set()) for block in demo.blocks.values()))
+    return files.remove_old_files(files.cache_dir(), cache_minutes * 60, keep)
+
+
+def housekeeping(demo: gr.Blocks, cache_minutes: float, forget_cancels: Callable[[float], None]) -> None:
+    """One sweep: idle sessions, old cancel requests, unused cached files and the app's old working files."""
     sessions = drop_idle_sessions(demo)
     forget_cancels(time.monotonic() - BROWSER_SESSION_IDLE_S)
-    removed = sum(files.remove_old_files(kind, age) for kind, age in WORK_FILES_MAX_AGE_S.items())
-    if sessions or removed:
-        log.info("housekeeping: dropped %d idle sessions and %d old working files", sessions, removed)
+    cached = remove_unused_cache_files(demo, cache_minutes)
+    removed = sum(files.remove_old_files(files.work_dir() / kind, age) for kind, age in WORK_FILES_MAX_AGE_S.items())
+    if sessions or cached or removed:
+        log.info("housekeeping: dropped %d idle sessions, %d unused cached files and %d old working files",
+                 sessions, cached, removed)
 
 
-def start_housekeeping(demo: gr.Blocks, forget_cancels: Callable[[float], None]) -> threading.Event:
+def start_housekeeping(demo: gr.Blocks, cache_minutes: float,
+                       forget_cancels: Callable[[float], None]) -> threading.Event:
     """Sweep every SWEEP_EVERY_S seconds in a daemon thread until the returned event is set."""
     stop = threading.Event()
 
     def loop() -> None:
         while not stop.wait(SWEEP_EVERY_S):
             try:
-                housekeeping(demo, forget_cancels)
+                housekeeping(demo, cache_minutes, forget_cancels)
             except Exception:  # a failed sweep must not end the sweeping; the next one tries again
                 log.exception("housekeeping failed")
 

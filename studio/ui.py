@@ -152,9 +152,13 @@ class FileInput(AdmitsFiles, gr.File):
 
     holds_images = False
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.data_model = MetaOptionalFileData
+    @property
+    def data_model(self) -> type:
+        return MetaOptionalFileData
+
+    @data_model.setter
+    def data_model(self, value: type) -> None:
+        """gr.File sets its own in __init__ (an __init__ here would hide its parameters from Gradio's config)."""
 
 
 class MetaOptionalEditorData(EditorData):

@@ -76,3 +76,11 @@ def client(app_url):
     from gradio_client import Client
 
     return Client(app_url, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def server_paths_client(app_url):
+    """A client that answers with the server's file payloads (paths on the server) instead of downloading."""
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False, download_files=False)

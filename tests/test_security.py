@@ -23,6 +23,7 @@ import pytest
 from gradio_client import handle_file
 from PIL import Image
 
+import launch
 from models import conditional, registry
 from models.files import FileWriteError, write_atomically
 from studio import files, outputs, pnginfo, serving
@@ -47,9 +48,9 @@ def join(app_url: str, fn_index: int, data: list, session: str, headers: dict | 
                                                     "event_data": None, "trigger_id": None}, headers)
 
 
-def call_fn(app_url: str, fn_index: int, data: list) -> dict:
+def call_fn(app_url: str, fn_index: int, data: list, session: str | None = None) -> dict:
     """Run an event to its end; returns Gradio's final message (success, output or error)."""
-    session = uuid.uuid4().hex
+    session = session or uuid.uuid4().hex
     status, answer = join(app_url, fn_index, data, session)
     assert status == 200, answer
     with urllib.request.urlopen(f"{app_url}gradio_api/queue/data?session_hash={session}", timeout=120) as stream:
@@ -110,13 +111,13 @@ def test_no_endpoint_opens_a_file_outside_the_studios_folders(studio_app, tmp_pa
         assert answers == [files.NOT_UPLOADED] * 4, (fn.name, answers)
 
 
-def test_a_file_the_app_made_is_still_admitted(client, studio_app):
+def test_a_file_the_app_made_is_still_admitted(server_paths_client, studio_app):
     """The positive control: the same hand-written payload naming a result the app made is classified."""
     demo, app_url = studio_app
-    made = client.predict("fmnist-gan", 4, 1, 1.0, *[0.0] * 10, api_name="/sample")
+    made = server_paths_client.predict("fmnist-gan", 4, 1, 1.0, *[0.0] * 10, api_name="/sample")["path"]
     index = next(i for i, fn in demo.fns.items() if fn.api_name == "classify")
     message = call_fn(app_url, index, ["dtd10-texture", {"path": made}])
-    assert message["success"] is True and "confidences" in json.dumps(message["output"])
+    assert message["success"] is True and "confidences" in json.dumps(message["output"]), message
 
 
 def test_the_admitting_function_resolves_links_and_parent_steps(tmp_path):
@@ -218,18 +219,16 @@ def test_clients_are_told_apart_by_address_and_by_a_proxys_forwarded_address():
 
 # 4. Memory and disk that stay bounded
 
-def test_idle_api_sessions_are_dropped_and_page_sessions_kept(studio_app, client):
-    demo, _ = studio_app
-    client.predict("fmnist-gan", 5, 1, 1.0, *[0.0] * 10, api_name="/sample")
-    holder = demo.state_holder
-    with holder.lock:
-        sessions = list(holder.time_last_used)
-    browser = sessions[0]
-    serving._browser_sessions.add(browser)
+def test_idle_api_sessions_are_dropped_and_page_sessions_kept(studio_app):
+    demo, app_url = studio_app
+    index = next(i for i, fn in demo.fns.items() if fn.api_name == "one_of_each")
+    page, script = f"page-{uuid.uuid4().hex}", f"script-{uuid.uuid4().hex}"
+    for session in (page, script):
+        assert call_fn(app_url, index, ["fmnist-cgan", 1, 0, 1.0], session)["success"]
+    serving._browser_sessions.add(page)
     later = datetime.datetime.now() + datetime.timedelta(seconds=serving.API_SESSION_IDLE_S + 1)
-    dropped = serving.drop_idle_sessions(demo, now=later)
-    assert dropped >= len(sessions) - 1 and browser in holder.session_data
-    assert all(s == browser or s not in holder.session_data for s in sessions)
+    assert serving.drop_idle_sessions(demo, now=later) >= 1
+    assert page in demo.state_holder.session_data and script not in demo.state_holder.session_data
 
 
 def test_session_state_holds_paths_and_parameters_not_pixels(tmp_path):
@@ -238,20 +237,43 @@ def test_session_state_holds_paths_and_parameters_not_pixels(tmp_path):
     assert len(json.dumps(history)) < 400 and all(isinstance(v, str | None) for v in history[0].values())
 
 
-def test_gradios_cache_and_the_apps_files_are_cleaned(studio_app):
+def test_unused_cached_files_and_old_working_files_are_deleted_but_not_the_pages_own(studio_app,
+                                                                                     server_paths_client):
     demo, _ = studio_app
-    assert demo.delete_cache == (serving.SWEEP_EVERY_S, serving.CACHE_MINUTES_LOCAL * 60)
+    served = Path(server_paths_client.predict("fmnist-gan", 6, 1, 1.0, *[0.0] * 10, api_name="/sample")["path"])
+    example = Path(next(iter(next(b for b in demo.blocks.values() if getattr(b, "keep_in_cache", None)).keep_in_cache)))
+    long_ago = time.time() - serving.CACHE_MINUTES_LOCAL * 60 - 1
+    for path in (served, example):
+        os.utime(path, (long_ago, long_ago))
+    assert serving.remove_unused_cache_files(demo, serving.CACHE_MINUTES_LOCAL) >= 1
+    assert not served.exists() and example.exists()
     old = write_atomically(files.private_folder("downloads") / "old.png", b"x")
     new = write_atomically(files.private_folder("downloads") / "new.png", b"x")
     os.utime(old, (time.time() - 7200, time.time() - 7200))
-    assert files.remove_old_files("downloads", 3600) >= 1 and not old.exists() and new.exists()
+    assert files.remove_old_files(files.work_dir() / "downloads", 3600) >= 1 and not old.exists() and new.exists()
 
 
-def test_the_working_folder_is_removed_when_the_studio_exits():
-    code = "from studio import files; print(files.work_dir())"
-    folder = Path(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                                 cwd=REPO).stdout.strip())
-    assert folder.name.startswith("studio-") and not folder.exists()
+def test_a_file_in_use_is_kept(studio_app, tmp_path):
+    demo, app_url = studio_app
+    uploaded = Path(upload(app_url, outside_image(tmp_path)))
+    long_ago = time.time() - serving.CACHE_MINUTES_LOCAL * 60 - 1
+    os.utime(uploaded, (long_ago, long_ago))
+    files.admitted_path(uploaded)  # what every input does with it
+    serving.remove_unused_cache_files(demo, serving.CACHE_MINUTES_LOCAL)
+    assert uploaded.exists()
+
+
+def test_the_working_folder_and_its_cache_are_removed_when_the_studio_exits():
+    code = "from studio import files; print(files.work_dir(), files.cache_dir())"
+    env = {k: v for k, v in os.environ.items() if k != "GRADIO_TEMP_DIR"}
+    folder, cache = (Path(p) for p in subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                                     check=True, cwd=REPO, env=env).stdout.split())
+    assert folder.name.startswith("studio-") and cache.is_relative_to(folder) and not folder.exists()
+
+
+def test_a_terminated_studio_cleans_up_like_a_stopped_one(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        launch.stop_serving(15, None)
 
 
 # 5. Saves that never leave broken files

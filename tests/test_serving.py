@@ -44,10 +44,10 @@ def test_no_file_outside_the_apps_own_folders_can_be_fetched(app_url, route, pat
     assert status in (403, 404) and b"root:" not in body and b"argparse" not in body
 
 
-def test_a_file_the_app_made_is_served(app_url, client):
+def test_a_file_the_app_made_is_served(app_url, server_paths_client):
     """The positive control of the test above: results are fetched through the same route."""
-    result = client.predict("fmnist-gan", 3, 1, 1.0, *[0.0] * 10, api_name="/sample")
-    cached = Path(result)
+    result = server_paths_client.predict("fmnist-gan", 3, 1, 1.0, *[0.0] * 10, api_name="/sample")
+    cached = Path(result["path"])
     status, body = http_get(f"{app_url}gradio_api/file={cached}")
     assert status == 200 and body.startswith(b"\x89PNG")
 
@@ -70,9 +70,9 @@ def test_an_api_call_cannot_make_the_server_read_a_file_of_its_own(app_url, path
         assert "event: error" in stream and "root:" not in stream and "confidences" not in stream
 
 
-def test_a_hand_written_payload_naming_a_file_the_app_made_is_served(app_url, client):
+def test_a_hand_written_payload_naming_a_file_the_app_made_is_served(app_url, server_paths_client):
     """The positive control of the test above: the same payload shape works for the app's own files."""
-    made = client.predict("fmnist-gan", 4, 1, 1.0, *[0.0] * 10, api_name="/sample")
+    made = server_paths_client.predict("fmnist-gan", 4, 1, 1.0, *[0.0] * 10, api_name="/sample")["path"]
     stream = call_api(app_url, "classify", ["dtd10-texture", {"path": made, "meta": {"_type": "gradio.FileData"}}])
     assert "event: complete" in stream and "confidences" in stream
 
