@@ -89,8 +89,8 @@ def drop_idle_sessions(demo: gr.Blocks, now: datetime.datetime | None = None) ->
             if idle > (BROWSER_SESSION_IDLE_S if session in _browser_sessions else API_SESSION_IDLE_S):
                 holder.session_data.pop(session, None)
                 holder.time_last_used.pop(session, None)
-                _browser_sessions.discard(session)
                 dropped += 1
+        _browser_sessions.intersection_update(holder.session_data)  # also those Gradio dropped beyond capacity
     return dropped
 
 
@@ -113,17 +113,17 @@ def housekeeping(demo: gr.Blocks, cache_minutes: float, forget_cancels: Callable
                  sessions, cached, removed)
 
 
-def start_housekeeping(demo: gr.Blocks, cache_minutes: float,
-                       forget_cancels: Callable[[float], None]) -> threading.Event:
-    """Sweep every SWEEP_EVERY_S seconds in a daemon thread until the returned event is set."""
-    stop = threading.Event()
+def start_housekeeping(demo: gr.Blocks, cache_minutes: float, forget_cancels: Callable[[float], None]) -> None:
+    """Sweep every SWEEP_EVERY_S seconds in a daemon thread, until the server, once started, is closed."""
 
     def loop() -> None:
-        while not stop.wait(SWEEP_EVERY_S):
+        served = False
+        while not (served and not demo.is_running):
+            time.sleep(SWEEP_EVERY_S)
+            served = served or demo.is_running
             try:
                 housekeeping(demo, cache_minutes, forget_cancels)
             except Exception:  # a failed sweep must not end the sweeping; the next one tries again
                 log.exception("housekeeping failed")
 
     threading.Thread(target=loop, name="studio-housekeeping", daemon=True).start()
-    return stop

@@ -14,6 +14,7 @@ import argparse
 import itertools
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -153,6 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 if __name__ == "__main__":
