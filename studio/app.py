@@ -17,7 +17,6 @@ from studio.outputs import TAB_TITLES, OutputRecorder
 from studio.tabs import conditional, inpaint, latent, png_info, texture, vae
 from studio.ui import CSS, AdmitsFiles, Restorer, TabParts, forget_cancels, request_cancel, user_errors
 
-MAX_UPLOAD_SIZE = "10mb"
 DEFAULT_CONCURRENCY = 2
 TABS = {"latent": latent, "conditional": conditional, "vae": vae, "inpaint": inpaint, "texture": texture}
 
@@ -27,7 +26,7 @@ def build_app(outputs_dir: Path | None = None, cache_minutes: float = serving.CA
     Files Gradio cached and nobody used for `cache_minutes` are deleted."""
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Gradio's own decoding refuses bombs too
     recorder = OutputRecorder(outputs_dir)
-    files.work_dir()  # Gradio's cache goes in it (unless GRADIO_TEMP_DIR says otherwise): set before any component
+    files.cache_dir()  # in the working folder (unless GRADIO_TEMP_DIR says otherwise): set before any component
     with gr.Blocks(title="Studio") as demo:
         gr.Markdown(f"# Studio <small>v{__version__}</small>\n"
                     "Small generative and vision models, trained by this project, in one place. "
@@ -101,7 +100,7 @@ def recorded(recorder: OutputRecorder, image: Image.Image | None, items: list[di
     """Record a result: the new history and the gallery showing it (newest first)."""
     try:
         items, warning = recorder.record(image, items)
-    except (FileWriteError, InvalidRequestError) as error:
+    except (FileWriteError, InvalidRequestError, pnginfo.NotAStudioPNGError) as error:
         gr.Warning(f"The result could not be kept in the history: {error}")
         return gr.skip(), gr.skip()
     if warning:
@@ -111,6 +110,8 @@ def recorded(recorder: OutputRecorder, image: Image.Image | None, items: list[di
 
 def choose(items: list[dict], evt: gr.SelectData):
     """A history item was clicked: remember it, describe it, enable reopening and downloading it."""
+    if isinstance(evt.index, bool) or not isinstance(evt.index, int) or not 0 <= evt.index < len(items):
+        raise gr.Error("That history item does not exist.", print_exception=False)
     item = items[evt.index]
     where = f"  \nSaved as `{item['saved']}`" if item["saved"] else ""
     return (item["path"], f"{item['caption']}{where}", gr.Button(interactive=True),
@@ -134,7 +135,7 @@ def restore_in_tab(restorers: list[Restorer], path: str | None) -> list:
 
 def launch_kwargs() -> dict:
     """Arguments every launch shares (CSS, limits, error display)."""
-    return {"css": CSS, "max_file_size": MAX_UPLOAD_SIZE, "show_error": True,
+    return {"css": CSS, "max_file_size": f"{serving.MAX_UPLOAD_MB}mb", "show_error": True,
             "state_session_capacity": serving.SESSION_CAPACITY}
 
 

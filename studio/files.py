@@ -56,9 +56,15 @@ def work_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """Gradio's upload/cache folder: the studio's own (see work_dir) unless GRADIO_TEMP_DIR names another."""
+    """Gradio's upload/cache folder: the studio's own (see work_dir) unless GRADIO_TEMP_DIR names another,
+    which must then be a folder of its own: everything in it is admitted and cleaned."""
     work_dir()
-    return Path(get_upload_folder()).resolve()
+    folder = Path(get_upload_folder()).resolve()
+    shared = {Path("/"), Path.home().resolve(), Path(tempfile.gettempdir()).resolve(), Path.cwd().resolve()}
+    if folder in shared or any(path.is_relative_to(folder) for path in shared):
+        raise RuntimeError(f"GRADIO_TEMP_DIR ({folder}) must be a folder of its own, not a shared one: "
+                           "the studio admits and deletes the files in it.")
+    return folder
 
 
 def admitted_roots() -> list[Path]:
@@ -127,4 +133,25 @@ def remove_old_files(root: Path, max_age_s: float, keep: set[str] = frozenset())
                 removed += 1
         except OSError:
             continue
+    return removed
+
+
+def trim_to_size(root: Path, max_bytes: int, keep: set[str] = frozenset()) -> int:
+    """Delete the least recently used files under `root` until the rest fit in `max_bytes` (files in `keep`
+    are neither deleted nor counted); returns how many went. Bounds the disk a flood of uploads or results
+    can take."""
+    entries = []
+    for path in root.rglob("*") if root.exists() else []:
+        try:
+            if path.is_file() and str(path) not in keep:
+                stat = path.lstat()
+                entries.append((stat.st_mtime, stat.st_size, path))
+        except OSError:
+            continue
+    total, removed = sum(size for _, size, _ in entries), 0
+    for _, size, path in sorted(entries):
+        if total <= max_bytes:
+            break
+        path.unlink(missing_ok=True)
+        total, removed = total - size, removed + 1
     return removed

@@ -81,4 +81,6 @@ class OutputRecorder:
                            "the image is in the history: download it from there.")
         copy = write_atomically(files.private_folder("history") / f"{stem}.png", data)
         history.insert(0, {"path": str(copy), "caption": describe(params), "saved": str(saved) if saved else None})
+        for dropped in history[MAX_HISTORY:]:  # the copy was this history's alone (the outputs folder keeps its own)
+            Path(dropped["path"]).unlink(missing_ok=True)
         return history[:MAX_HISTORY], warning

@@ -22,20 +22,25 @@ from studio import files, outputs
 log = logging.getLogger(__name__)
 
 BUSY_MESSAGE = "The studio is busy: please try again in a moment."
+MAX_UPLOAD_MB = 10  # an uploaded file, an image sent inline (data: URL) or an editor layer
 MAX_QUEUE = 64  # requests waiting, all clients together (running ones are not counted)
 MAX_WAITING_PER_CLIENT = 16  # requests one client (an address) may have waiting: one full batch of /sample
 SESSION_CAPACITY = 2000  # sessions kept in memory at most (Gradio drops the least recently used beyond)
 API_SESSION_IDLE_S = 10  # a session that never loaded the page (a REST or API client) is dropped after this
 BROWSER_SESSION_IDLE_S = 6 * 3600  # a page's session (its history) is dropped after this long unused
 SWEEP_EVERY_S = 5
+CANCEL_MEMORY_S = 3600  # a cancel request is forgotten after this (the longest work takes minutes)
 CACHE_MINUTES_PUBLIC = 3  # Gradio's cached files unused this long are deleted, on a public server
 CACHE_MINUTES_LOCAL = 60  # ... and on a studio on this machine only
 WORK_FILES_MAX_AGE_S = {"downloads": 3600, "animations": 3600, "frames": 3600, "history": BROWSER_SESSION_IDLE_S}
+CACHE_MAX_MB = 2000  # Gradio's cache beyond this loses its least recently used files first
+WORK_FILES_MAX_MB = 1000  # ... and so does each kind of the app's working files
 
 
 def client_key(request) -> str:
     """Who a request comes from: its address, or, behind a proxy on this machine or a private network (a
-    share tunnel, a Space's proxy), the first address of X-Forwarded-For."""
+    share tunnel, a Space's proxy), the address that proxy added: the last of X-Forwarded-For (the ones
+    before it are the client's own word)."""
     peer = request.client.host if request is not None and request.client else "unknown"
     forwarded = request.headers.get("x-forwarded-for") if request is not None else None
     if forwarded:
@@ -44,7 +49,7 @@ def client_key(request) -> str:
         except ValueError:
             behind_proxy = False
         if behind_proxy:
-            return forwarded.split(",")[0].strip()
+            return forwarded.split(",")[-1].strip()
     return peer
 
 
@@ -99,15 +104,18 @@ def remove_unused_cache_files(demo: gr.Blocks, cache_minutes: float) -> int:
     example galleries). Gradio's `delete_cache` is not used: it misses the results of API calls, which it
     records per session."""
     keep = set().union(*(getattr(block, "keep_in_cache", set()) for block in demo.blocks.values()))
-    return files.remove_old_files(files.cache_dir(), cache_minutes * 60, keep)
+    return (files.remove_old_files(files.cache_dir(), cache_minutes * 60, keep)
+            + files.trim_to_size(files.cache_dir(), CACHE_MAX_MB * 1_000_000, keep))
 
 
 def housekeeping(demo: gr.Blocks, cache_minutes: float, forget_cancels: Callable[[float], None]) -> None:
     """One sweep: idle sessions, old cancel requests, unused cached files and the app's old working files."""
     sessions = drop_idle_sessions(demo)
-    forget_cancels(time.monotonic() - BROWSER_SESSION_IDLE_S)
+    forget_cancels(time.monotonic() - CANCEL_MEMORY_S)
     cached = remove_unused_cache_files(demo, cache_minutes)
-    removed = sum(files.remove_old_files(files.work_dir() / kind, age) for kind, age in WORK_FILES_MAX_AGE_S.items())
+    removed = sum(files.remove_old_files(files.work_dir() / kind, age)
+                  + files.trim_to_size(files.work_dir() / kind, WORK_FILES_MAX_MB * 1_000_000)
+                  for kind, age in WORK_FILES_MAX_AGE_S.items())
     if sessions or cached or removed:
         log.info("housekeeping: dropped %d idle sessions, %d unused cached files and %d old working files",
                  sessions, cached, removed)

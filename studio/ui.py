@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import gradio as gr
-from gradio.components.image_editor import EditorData
+from gradio.components.image_editor import AcceptBlobs, EditorData
 from gradio.data_classes import FileData, ImageData
+from gradio_client.utils import is_http_url_like
 from PIL import Image
 from pydantic import model_validator
 
@@ -25,6 +26,7 @@ from models.loading import WeightFileError
 from models.registry import UnknownModelError
 from studio import files, outputs, pnginfo
 from studio.pnginfo import NotAStudioPNGError
+from studio.serving import MAX_UPLOAD_MB
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,9 @@ def _file_dicts(data: Any) -> list[dict]:
 
 
 def _data_url_bytes(url: str) -> bytes:
+    """The bytes of an image sent inline, held to the upload limit (base64 takes 4 characters per 3 bytes)."""
+    if len(url) > MAX_UPLOAD_BYTES * 4 // 3 + 100:
+        raise InvalidRequestError(f"The image is larger than {MAX_UPLOAD_MB} MB.")
     try:
         return base64.b64decode(url.split(",", 1)[1], validate=False)
     except (IndexError, binascii.Error, ValueError) as error:
@@ -108,6 +113,22 @@ class AdmitsFiles:
         """Turn an admitted payload into the handler's value (the Gradio component's own preprocessing)."""
         return super().preprocess(payload)  # type: ignore[misc]
 
+    # A payload with Gradio's "meta" marker and a web address as its path would make Gradio download it into
+    # its cache before the studio's check: inputs never fetch anything.
+    def move_resource_to_block_cache(self, url_or_file_path):
+        _refuse_web_addresses(url_or_file_path)
+        return super().move_resource_to_block_cache(url_or_file_path)  # type: ignore[misc]
+
+    async def async_move_resource_to_block_cache(self, url_or_file_path):
+        _refuse_web_addresses(url_or_file_path)
+        return await super().async_move_resource_to_block_cache(url_or_file_path)  # type: ignore[misc]
+
+
+def _refuse_web_addresses(path: object) -> None:
+    if isinstance(path, str) and is_http_url_like(path):
+        log.info("refused a request naming a web address as a file")
+        raise gr.Error(files.NOT_UPLOADED, print_exception=False)
+
 
 class StudioImage(AdmitsFiles, gr.Image):
     """A gr.Image whose payloads are admitted: results and heatmaps (their PNG text chunks reach the handler)."""
@@ -144,6 +165,8 @@ class MetaOptionalFileData(FileData):
     @model_validator(mode="before")
     @classmethod
     def validate_model(cls, value, info):
+        if isinstance(value, dict) and not value.get("path"):
+            return {**value, "path": ""}  # no file named: refused by the studio's check, with its sentence
         return value
 
 
@@ -161,6 +184,16 @@ class FileInput(AdmitsFiles, gr.File):
         """gr.File sets its own in __init__ (an __init__ here would hide its parameters from Gradio's config)."""
 
 
+EDITOR_MAX_LAYERS = 8
+EDITOR_BLOBS_MB = 200
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
+
+
+def _blob_bytes(storage: dict) -> int:
+    return sum(len(blob) for blobs in storage.values()
+               for blob in [blobs.background, blobs.composite, *(blobs.layers or [])] if blob)
+
+
 class MetaOptionalEditorData(EditorData):
     """EditorData whose images may come without Gradio's "meta" marker (see MetaOptionalFileData)."""
 
@@ -174,6 +207,30 @@ class EditorInput(AdmitsFiles, gr.ImageEditor):
     blobs (not files) are size-checked from their headers too."""
 
     data_model = MetaOptionalEditorData
+
+    def accept_blobs(self, data: AcceptBlobs):
+        """The browser's upload of one editor image as a blob (Gradio's server function), held to the upload
+        limit, the pixel cap and a few layers; the blobs waiting to be used are held to EDITOR_BLOBS_MB in
+        all, the oldest dropped first."""
+        kind, index, edit_id = data.data.get("type"), data.data.get("index"), data.data.get("id")
+        blob = bytes(data.files[0][1]) if data.files else b""
+        try:
+            layer = int(index) if index not in (None, "", "null") else None
+        except (TypeError, ValueError):
+            layer = -1
+        if (kind not in ("background", "layer", "composite") or not isinstance(edit_id, str) or len(edit_id) > 64
+                or not blob or (kind == "layer" and not (layer is not None and 0 <= layer < EDITOR_MAX_LAYERS))):
+            raise gr.Error("That image data is damaged.", print_exception=False)
+        if len(blob) > MAX_UPLOAD_BYTES:
+            raise gr.Error(f"The image is larger than {MAX_UPLOAD_MB} MB.", print_exception=False)
+        try:
+            image_input.check_header(blob)
+        except InvalidRequestError as error:
+            raise gr.Error(str(error), print_exception=False) from error
+        storage = self.blob_storage
+        while storage and _blob_bytes(storage) + len(blob) > EDITOR_BLOBS_MB * 1_000_000:
+            storage.pop(next(iter(storage)))
+        return super().accept_blobs(data)
 
     def open_admitted(self, payload: Any):
         blobs = self.blob_storage.get(payload.id) if getattr(payload, "id", None) else None
@@ -258,12 +315,20 @@ def model_card(model: gr.Dropdown) -> gr.Markdown:
 
 
 _cancel_times: dict[str, float] = {}  # browser or API session -> when it last asked to cancel (monotonic clock)
+MAX_CANCEL_REQUESTS = 10_000  # remembered at most, the oldest forgotten first
+MAX_SESSION_HASH = 100  # characters; Gradio's own are 11 to 36
 
 
 def request_cancel(request: gr.Request) -> None:
     """Ask the long work of this session that is running now to stop. Gradio's own cancelling stops waiting
     for a result but cannot stop the thread that computes it, so the work checks this at every step."""
-    _cancel_times[request.session_hash] = time.monotonic()
+    session = request.session_hash
+    if not isinstance(session, str) or len(session) > MAX_SESSION_HASH:
+        raise gr.Error("That session is not one of the studio's.", print_exception=False)
+    _cancel_times.pop(session, None)
+    _cancel_times[session] = time.monotonic()  # last in the order: the dict is oldest first
+    while len(_cancel_times) > MAX_CANCEL_REQUESTS:
+        _cancel_times.pop(next(iter(_cancel_times)))
 
 
 def forget_cancels(before: float) -> None:

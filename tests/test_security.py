@@ -5,12 +5,14 @@ malformed values. Each test holds the payloads of one point of the security revi
 from __future__ import annotations
 
 import datetime
+import io
 import json
 import logging
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -18,13 +20,16 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import gradio as gr
 import httpx
+import numpy as np
 import pytest
 from gradio_client import handle_file
 from PIL import Image
 
 import launch
 from models import conditional, registry
+from models.errors import InvalidRequestError
 from models.files import FileWriteError, write_atomically
 from studio import files, outputs, pnginfo, serving
 from studio.ui import AdmitsFiles
@@ -206,6 +211,67 @@ def test_a_client_that_floods_the_queue_is_told_the_studio_is_busy_and_others_st
         release.set()
 
 
+def test_a_payload_naming_a_web_address_or_no_file_is_refused_without_fetching(studio_app):
+    demo, app_url = studio_app
+    index = next(i for i, fn in demo.fns.items() if fn.api_name == "classify")
+    for payload in ({"path": "https://example.com/x.png", "meta": {"_type": "gradio.FileData"}},
+                    {"url": "https://example.com/x.png"}, {"path": None, "url": "file:///etc/passwd"}):
+        message = call_fn(app_url, index, ["dtd10-texture", payload])
+        assert message["output"]["error"] == files.NOT_UPLOADED, message
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow warns, the studio refuses
+def test_inline_images_and_editor_blobs_are_held_to_the_limits():
+    from gradio.components.image_editor import AcceptBlobs
+
+    from studio import ui
+
+    with pytest.raises(InvalidRequestError, match="larger than 10 MB"):
+        ui.admit_payload({"path": None, "url": "data:image/png;base64," + "A" * 15_000_000}, images=True)
+    editor = ui.EditorInput()
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32)).save(buffer, format="PNG")
+    png = buffer.getvalue()
+
+    def blob(kind="layer", index=1, edit_id="edit", data=png):
+        return AcceptBlobs(data={"type": kind, "index": index, "id": edit_id, "file": b""}, files=[("blob", data)])
+
+    editor.accept_blobs(blob())
+    assert editor.blob_storage["edit"].layers[1] == png
+    bomb = io.BytesIO()
+    Image.new("1", (6000, 6000)).save(bomb, format="PNG")
+    for bad, expected in ((blob(index=20_000_000), "damaged"), (blob(kind="script"), "damaged"),
+                          (blob(edit_id="x" * 1000), "damaged"), (blob(data=bomb.getvalue()), "megapixels"),
+                          (blob(data=b"x" * (ui.MAX_UPLOAD_BYTES + 1)), "larger than")):
+        with pytest.raises(gr.Error, match=expected):
+            editor.accept_blobs(bad)
+    big = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (1500, 1500, 3), np.uint8)).save(big, format="PNG")
+    for k in range(ui.EDITOR_BLOBS_MB * 1_000_000 // len(big.getvalue()) + 5):
+        editor.accept_blobs(blob(kind="background", index=None, edit_id=f"edit-{k}", data=big.getvalue()))
+    assert ui._blob_bytes(editor.blob_storage) <= ui.EDITOR_BLOBS_MB * 1_000_000 and "edit" not in editor.blob_storage
+
+
+def test_cancel_requests_are_bounded():
+    from studio import ui
+
+    class Request:
+        def __init__(self, session):
+            self.session_hash = session
+
+    with pytest.raises(gr.Error, match="not one of the studio's"):
+        ui.request_cancel(Request("x" * 1_000_000))
+    for k in range(ui.MAX_CANCEL_REQUESTS + 10):
+        ui.request_cancel(Request(f"s{k}"))
+    assert len(ui._cancel_times) == ui.MAX_CANCEL_REQUESTS and "s0" not in ui._cancel_times
+
+
+def test_a_shared_folder_is_refused_as_gradios_cache(monkeypatch):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", tempfile.gettempdir())
+    with pytest.raises(RuntimeError, match="folder of its own"):
+        files.cache_dir()
+
+
 def test_clients_are_told_apart_by_address_and_by_a_proxys_forwarded_address():
     class Request:
         def __init__(self, peer, forwarded=None):
@@ -214,7 +280,9 @@ def test_clients_are_told_apart_by_address_and_by_a_proxys_forwarded_address():
 
     assert serving.client_key(Request("8.8.8.8")) == "8.8.8.8"
     assert serving.client_key(Request("8.8.8.8", "1.2.3.4")) == "8.8.8.8"  # not a proxy: not believed
-    assert serving.client_key(Request("127.0.0.1", "1.2.3.4, 10.0.0.1")) == "1.2.3.4"
+    assert serving.client_key(Request("127.0.0.1", "1.2.3.4")) == "1.2.3.4"
+    # a client's own X-Forwarded-For comes first; the proxy appends the address it saw
+    assert serving.client_key(Request("10.0.0.1", "0.0.0.0, 9.9.9.9")) == "9.9.9.9"
 
 
 # 4. Memory and disk that stay bounded
@@ -251,6 +319,25 @@ def test_unused_cached_files_and_old_working_files_are_deleted_but_not_the_pages
     new = write_atomically(files.private_folder("downloads") / "new.png", b"x")
     os.utime(old, (time.time() - 7200, time.time() - 7200))
     assert files.remove_old_files(files.work_dir() / "downloads", 3600) >= 1 and not old.exists() and new.exists()
+
+
+def test_folders_are_trimmed_to_their_size_least_recently_used_first(tmp_path):
+    paths = [write_atomically(tmp_path / f"{k}.bin", b"x" * 1000) for k in range(5)]
+    for k, path in enumerate(paths):
+        os.utime(path, (1000 + k, 1000 + k))
+    assert files.trim_to_size(tmp_path, 2500, keep={str(paths[0])}) == 2  # the kept file is not counted
+    assert [p.exists() for p in paths] == [True, False, False, True, True]
+
+
+def test_history_items_pushed_out_take_their_copies_with_them():
+    recorder = outputs.OutputRecorder(None)
+    image = pnginfo.embed(Image.new("L", (28, 28)), {"tab": "latent", "model_id": "fmnist-gan", "seed": 1})
+    history, _ = recorder.record(image, [])
+    first = Path(history[0]["path"])
+    for _ in range(outputs.MAX_HISTORY):
+        history, _ = recorder.record(image, history)
+    assert len(history) == outputs.MAX_HISTORY and all(Path(item["path"]).exists() for item in history)
+    assert not first.exists()
 
 
 def test_a_file_in_use_is_kept(studio_app, tmp_path):
