@@ -3,10 +3,12 @@ the outputs folder and restoring. Queue and upload limits live here, in one plac
 
 from __future__ import annotations
 
+import logging
 import socket
 from pathlib import Path
 
 import gradio as gr
+from gradio.exceptions import InvalidPathError
 from PIL import Image
 
 from models.errors import InvalidRequestError, shown
@@ -18,7 +20,27 @@ from studio.tabs import conditional, inpaint, latent, png_info, texture, vae
 from studio.ui import CSS, AdmitsFiles, Restorer, TabParts, forget_cancels, request_cancel, user_errors
 
 DEFAULT_CONCURRENCY = 2
+log = logging.getLogger(__name__)
 TABS = {"latent": latent, "conditional": conditional, "vae": vae, "inpaint": inpaint, "texture": texture}
+
+
+class StudioBlocks(gr.Blocks):
+    """gr.Blocks that answers a caller's malformed or forbidden payload with one sentence and one log line,
+    where Gradio would answer with its internal message and print a traceback: a payload naming a file
+    outside its folders with Gradio's "meta" marker, values its data models reject, too few values."""
+
+    async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
+        try:
+            return await super().preprocess_data(block_fn, inputs, state, explicit_call)
+        except gr.Error:
+            raise
+        except InvalidPathError as error:
+            log.info("%s refused: a file outside the studio's folders", block_fn.name)
+            raise gr.Error(files.NOT_UPLOADED, print_exception=False) from error
+        except ValueError as error:  # pydantic's ValidationError, ComponentProcessingError, wrong input counts
+            log.info("%s refused malformed values: %s", block_fn.name, str(error).splitlines()[0])
+            raise gr.Error("The request's values do not fit this endpoint (see its API page).",
+                           print_exception=False) from error
 
 
 def build_app(outputs_dir: Path | None = None, cache_minutes: float = serving.CACHE_MINUTES_LOCAL) -> gr.Blocks:
@@ -27,7 +49,7 @@ def build_app(outputs_dir: Path | None = None, cache_minutes: float = serving.CA
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Gradio's own decoding refuses bombs too
     recorder = OutputRecorder(outputs_dir)
     files.cache_dir()  # in the working folder (unless GRADIO_TEMP_DIR says otherwise): set before any component
-    with gr.Blocks(title="Studio") as demo:
+    with StudioBlocks(title="Studio") as demo:
         gr.Markdown(f"# Studio <small>v{__version__}</small>\n"
                     "Small generative and vision models, trained by this project, in one place. "
                     "Everything you make is kept in the **History** panel (the arrow at the top right).")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import itertools
 import json
 import logging
 import os
@@ -101,19 +102,35 @@ def test_every_file_taking_input_admits_its_files(studio_app):
     assert len(endpoints) >= 40  # the private chains (save, record, send-to, previews) included
 
 
-def test_no_endpoint_opens_a_file_outside_the_studios_folders(studio_app, tmp_path):
-    """The meta-less payload, at every file-taking endpoint: an image that exists and one that does not get
-    the same refusal, with no pixels, size or existence revealed."""
+def test_no_endpoint_opens_a_file_outside_the_studios_folders(studio_app, tmp_path, capfd):
+    """The meta-less payload (and the one with Gradio's marker), at every file-taking endpoint: an image that
+    exists and one that does not get the same refusal, with no pixels, size or existence revealed, and the
+    server prints no traceback for the caller's mistake."""
     demo, app_url = studio_app
     private = outside_image(tmp_path)
+    capfd.readouterr()
     for index, fn in file_endpoints(demo):
         answers = []
-        for path in (str(private), str(tmp_path / "missing.png"), "/etc/passwd", "../../../etc/passwd"):
-            data = [file_payload(c, path) if isinstance(c, AdmitsFiles) else default_input(c) for c in fn.inputs]
+        for path, meta in itertools.product((str(private), str(tmp_path / "missing.png"), "/etc/passwd",
+                                             "../../../etc/passwd"), (False, True)):
+            data = [file_payload(c, path, meta) if isinstance(c, AdmitsFiles) else default_input(c) for c in fn.inputs]
             message = call_fn(app_url, index, data)
             assert message["success"] is False, (fn.name, path, message)
             answers.append(message["output"]["error"])
-        assert answers == [files.NOT_UPLOADED] * 4, (fn.name, answers)
+        assert answers == [files.NOT_UPLOADED] * 8, (fn.name, answers)
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_malformed_values_get_a_sentence_not_a_traceback(studio_app, capfd):
+    demo, app_url = studio_app
+    capfd.readouterr()
+    top_choices = next(i for i, fn in demo.fns.items() if fn.name == "top_choices")
+    classify = next(i for i, fn in demo.fns.items() if fn.api_name == "classify")
+    for index, data in ((top_choices, [{"label": ["x"], "confidences": "nope"}, None]), (classify, ["dtd10-texture"]),
+                        (classify, ["dtd10-texture", {"path": 3, "meta": {"_type": "gradio.FileData"}}])):
+        message = call_fn(app_url, index, data)
+        assert message["success"] is False and len(message["output"]["error"]) < 200, message
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_a_file_the_app_made_is_still_admitted(server_paths_client, studio_app):
