@@ -83,6 +83,11 @@ def checkpoints(task: str | None = None) -> list[Checkpoint]:
     return [c for c in _scan(ASSETS_DIR).values() if task is None or c.task == task]
 
 
+def has(model_id: object) -> bool:
+    """Whether `model_id` (any value a request may carry) is a registered checkpoint's id."""
+    return isinstance(model_id, str) and model_id in _scan(ASSETS_DIR)
+
+
 def get(model_id: str) -> Checkpoint:
     registry = _scan(ASSETS_DIR)
     if not isinstance(model_id, str) or model_id not in registry:

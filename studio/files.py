@@ -98,7 +98,7 @@ def slug(text: object, length: int = SLUG_LENGTH) -> str:
 
 def model_slug(model_id: object) -> str:
     """A model id as a file-name word: only registry ids are accepted (they are already slugs)."""
-    if not isinstance(model_id, str) or model_id not in {c.id for c in registry.checkpoints()}:
+    if not registry.has(model_id):
         raise InvalidRequestError("That image names a model this studio does not have.")
     return slug(model_id)
 

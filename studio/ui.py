@@ -446,7 +446,7 @@ def example_path(examples: list[tuple[str, str]], index: object) -> str:
 
 def restored_model(model_id: object) -> str:
     """A model id read from a PNG: a registry id, or the PNG is refused."""
-    if not isinstance(model_id, str) or model_id not in {c.id for c in registry.checkpoints()}:
+    if not registry.has(model_id):
         raise NotAStudioPNGError("That image names a model this studio does not have.")
     return model_id
 
