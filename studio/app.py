@@ -15,7 +15,7 @@ from models.errors import InvalidRequestError, shown
 from models.files import FileWriteError
 from models.image_input import MAX_PIXELS
 from studio import __version__, files, pnginfo, serving
-from studio.outputs import TAB_TITLES, OutputRecorder
+from studio.outputs import TAB_TITLES, OutputRecorder, toggle_star, trusted_history
 from studio.tabs import conditional, inpaint, latent, png_info, texture, vae
 from studio.ui import CSS, AdmitsFiles, Restorer, TabParts, forget_cancels, request_cancel, user_errors
 
@@ -48,22 +48,30 @@ def build_app(outputs_dir: Path | None = None, cache_minutes: float = serving.CA
     Files Gradio cached and nobody used for `cache_minutes` are deleted."""
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Gradio's own decoding refuses bombs too
     recorder = OutputRecorder(outputs_dir)
+
+    def reloaded(items: list[dict], kept: object):
+        """A page (re)loaded: its history is the one kept in the browser, checked like any request."""
+        items = items or trusted_history(kept, outputs_dir)
+        return items, gallery_items(items)
+
     files.cache_dir()  # in the working folder (unless GRADIO_TEMP_DIR says otherwise): set before any component
     with StudioBlocks(title="Studio") as demo:
         gr.Markdown(f"# Studio <small>v{__version__}</small>\n"
                     "Small generative and vision models, trained by this project, in one place. "
                     "Everything you make is kept in the **History** panel (the arrow at the top right).")
-        history = gr.State([])
+        history = gr.State([])  # the session's history: paths and parameters (the server's copy is the truth)
+        kept = gr.BrowserState([], storage_key="studio-history")  # its mirror in the browser, for a reload
         with gr.Sidebar(label="History", position="right", open=False, width=360):
             gr.Markdown("### History\nEverything made in this browser session, newest first. "
                         + (f"Each image is also saved in `{outputs_dir}`." if outputs_dir else
                            "Saving to disk is off here: download what you want to keep."))
             gallery = gr.Gallery(label="History", columns=2, height=420, allow_preview=False, format="png",
                                  elem_id="history-gallery", show_label=False)
-            chosen = gr.State(None)
+            chosen = gr.State(None)  # the id of the item clicked
             chosen_caption = gr.Markdown()
             with gr.Row():
                 reopen = gr.Button("Reopen in its tab", variant="primary", interactive=False)
+                star = gr.Button(STAR_LABELS[False], interactive=False)
                 download = gr.DownloadButton("Download", value=None, interactive=False)
         with gr.Tabs() as tabs:
             parts: dict[str, TabParts] = {}
@@ -76,14 +84,19 @@ def build_app(outputs_dir: Path | None = None, cache_minutes: float = serving.CA
         wire_send_buttons(parts, tabs)
         for part in parts.values():
             for event, image in part.made:
+                # one at a time, in order: each reads the history the one before wrote
                 event.success(lambda image, items: recorded(recorder, image, items), [image, history],
-                              [history, gallery], api_visibility="private")
+                              [history, gallery, kept], api_visibility="private", concurrency_id="history",
+                              concurrency_limit=1)
         restorers = [part.restorer for part in parts.values()]
         restored_outputs = [tabs, *(c for r in restorers for c in r.outputs)]
         reopen_in_tab = user_errors(lambda path: restore_in_tab(restorers, path))
         info_restore.click(reopen_in_tab, info_file, restored_outputs, api_visibility="private")
-        reopen.click(reopen_in_tab, chosen, restored_outputs, api_visibility="private")
-        gallery.select(choose, history, [chosen, chosen_caption, reopen, download], api_visibility="private")
+        reopen.click(lambda items, item_id: reopen_in_tab(item_path(items, item_id)), [history, chosen],
+                     restored_outputs, api_visibility="private")
+        gallery.select(choose, history, [chosen, chosen_caption, reopen, star, download], api_visibility="private")
+        star.click(starred, [history, chosen], [history, gallery, star, kept], api_visibility="private")
+        demo.load(reloaded, [history, kept], [history, gallery], api_visibility="private")
         gr.Button(visible=False).click(request_cancel, None, None, api_name="cancel", concurrency_limit=None)
         demo.load(serving.note_browser_session, None, None, api_visibility="private", queue=False)
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=serving.MAX_QUEUE)
@@ -119,15 +132,33 @@ def wire_send_buttons(parts: dict[str, TabParts], tabs: gr.Tabs) -> None:
 
 
 def recorded(recorder: OutputRecorder, image: Image.Image | None, items: list[dict]):
-    """Record a result: the new history and the gallery showing it (newest first)."""
+    """Record a result: the new history, the gallery showing it (newest first) and the browser's copy."""
     try:
         items, warning = recorder.record(image, items)
     except (FileWriteError, InvalidRequestError, pnginfo.NotAStudioPNGError) as error:
         gr.Warning(f"The result could not be kept in the history: {error}")
-        return gr.skip(), gr.skip()
+        return gr.skip(), gr.skip(), gr.skip()
     if warning:
         gr.Warning(warning)
-    return items, [(item["path"], item["caption"]) for item in items]
+    return items, gallery_items(items), items
+
+
+STAR_LABELS = {False: "☆ Keep", True: "★ Kept"}
+
+
+def gallery_items(items: list[dict]) -> list[tuple[str, str]]:
+    return [(item["path"], ("★ " if item.get("starred") else "") + item["caption"]) for item in items]
+
+
+def item_path(items: list[dict], item_id: str | None) -> str | None:
+    return next((item["path"] for item in items if item.get("id") == item_id), None)
+
+
+def starred(items: list[dict], item_id: str | None):
+    """Star the chosen item (it is never pushed out of the history) or unstar it."""
+    items = toggle_star(items, item_id)
+    now = next((item.get("starred") for item in items if item.get("id") == item_id), False)
+    return items, gallery_items(items), gr.Button(STAR_LABELS[bool(now)]), items
 
 
 def choose(items: list[dict], evt: gr.SelectData):
@@ -136,7 +167,8 @@ def choose(items: list[dict], evt: gr.SelectData):
         raise gr.Error("That history item does not exist.", print_exception=False)
     item = items[evt.index]
     where = f"  \nSaved as `{item['saved']}`" if item["saved"] else ""
-    return (item["path"], f"{item['caption']}{where}", gr.Button(interactive=True),
+    return (item["id"], f"{item['caption']}{where}", gr.Button(interactive=True),
+            gr.Button(STAR_LABELS[bool(item.get("starred"))], interactive=True),
             gr.DownloadButton(value=item["path"], interactive=True))
 
 

@@ -6,9 +6,12 @@ is one) as a PNG with its parameters, and put first in the history of the browse
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import logging
 import os
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +24,8 @@ from studio import files, pnginfo
 log = logging.getLogger(__name__)
 
 DEFAULT_OUTPUTS_DIR = Path("outputs")
-MAX_HISTORY = 100  # items kept per browser session; older ones drop off the end (the outputs folder keeps all)
+MAX_HISTORY = 100  # items per browser session; the oldest unstarred drop off (the outputs folder keeps all)
+BURST_S = 1.0  # results of one tab and mode closer than this are one burst: only the settled one is kept
 TAB_TITLES = {"latent": "Latent sampling", "conditional": "Class-conditional", "vae": "VAE interpolation",
               "inpaint": "Inpainting", "texture": "Texture"}
 
@@ -31,13 +35,40 @@ def on_spaces() -> bool:
     return bool(os.environ.get("SPACE_ID"))
 
 
+# Settings a caption leaves out when they have these values (each tab's defaults).
+CAPTION_DEFAULTS = {"psi": 1.0, "num_samples": 1, "steps": 16, "path": "slerp", "ping_pong": True,
+                    "dilation": 4, "feather": 4}
+MODE_TITLES = {"one_of_each": "one of each", "morph": "morph", "interpolate": "interpolation", "walk": "walk",
+               "heatmap": "heatmap"}
+
+
 def describe(params: dict) -> str:
-    """A short caption: tab, mode and the settings a person would recognise the image by."""
-    parts = [TAB_TITLES.get(params.get("tab"), str(params.get("tab")))]
-    for key in ("mode", "model_id", "class", "class_a", "class_b", "seed", "steps", "size", "label", "window"):
-        if key in params:
-            parts.append(f"{key.replace('_', ' ')} {params[key]}")
-    return " · ".join(parts)
+    """A short caption: tab, mode, model, class and seed, then the settings that differ from the defaults,
+    e.g. "Latent sampling · fmnist-gan · seed 42 · ψ 0.8 · PC1 +2.0"."""
+    parts = [TAB_TITLES.get(params.get("tab"), str(params.get("tab"))), MODE_TITLES.get(params.get("mode")),
+             params.get("model_id"), params.get("class"), params.get("label")]
+    if "class_a" in params:
+        parts.append(f"{params['class_a']} → {params.get('class_b')}")
+    if "seed" in params:
+        parts.append(f"seed {params['seed']}")
+    changed = {key: value for key, value in params.items()
+               if key in CAPTION_DEFAULTS and value != CAPTION_DEFAULTS[key]}
+    for key, value in changed.items():
+        parts.append({"psi": f"ψ {value}", "num_samples": f"{value} samples", "steps": f"{value} steps",
+                      "path": f"{value} path", "ping_pong": "no ping-pong", "dilation": f"dilation {value}",
+                      "feather": f"feather {value}"}[key])
+    if "size" in params:
+        parts.append(f"{params['size']}x{params['size']}")
+    for k, value in enumerate(params.get("directions") or []):
+        if isinstance(value, int | float) and value:
+            parts.append(f"PC{k + 1} {value:+.1f}")
+    return " · ".join(str(part) for part in parts if part is not None)
+
+
+def result_key(params: dict) -> str:
+    """Equal for two results made with the same parameters (whatever the studio version)."""
+    settings = {key: value for key, value in params.items() if key != "studio_version"}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def file_stem(params: dict) -> str:
@@ -59,11 +90,14 @@ def png_bytes(image: Image.Image) -> bytes:
 @dataclass
 class OutputRecorder:
     """Records result images: into the outputs folder (None: off) and into a session's history list, whose
-    copies live in the app's working folder."""
+    copies live in the app's working folder. A burst (a slider dragged, a key held, results of one tab and
+    mode less than BURST_S apart) keeps only its last, settled result; a result identical to the newest
+    is not recorded again; starred items are never pushed out."""
 
     outputs_dir: Path | None
 
-    def record(self, image: Image.Image | None, history: list[dict] | None) -> tuple[list[dict], str | None]:
+    def record(self, image: Image.Image | None, history: list[dict] | None,
+               now: float | None = None) -> tuple[list[dict], str | None]:
         """Save `image` and put it first in `history`; returns the new history and, if the outputs folder
         could not be written, a warning for the person. Images without studio parameters leave the history
         as it is."""
@@ -71,7 +105,13 @@ class OutputRecorder:
         if image is None or pnginfo.PNG_TEXT_KEY not in image.info:
             return history, None
         params = pnginfo.parse(image.info[pnginfo.PNG_TEXT_KEY])
+        key, burst, now = result_key(params), f"{params.get('tab')}:{params.get('mode')}", now or time.time()
+        if history and history[0].get("key") == key:
+            return history, None
         data, stem = png_bytes(image), file_stem(params)
+        newest = history[0] if history else {}
+        if newest.get("burst") == burst and not newest.get("starred") and now - newest.get("at", 0) < BURST_S:
+            forget(history.pop(0), saved_too=True)  # an unsettled step of the same burst
         saved, warning = None, None
         if self.outputs_dir is not None:
             try:
@@ -80,7 +120,61 @@ class OutputRecorder:
                 warning = (f"Could not save to the outputs folder {self.outputs_dir} ({error.reason}); "
                            "the image is in the history: download it from there.")
         copy = write_atomically(files.private_folder("history") / f"{stem}.png", data)
-        history.insert(0, {"path": str(copy), "caption": describe(params), "saved": str(saved) if saved else None})
-        for dropped in history[MAX_HISTORY:]:  # the copy was this history's alone (the outputs folder keeps its own)
-            Path(dropped["path"]).unlink(missing_ok=True)
-        return history[:MAX_HISTORY], warning
+        history.insert(0, {"id": secrets.token_hex(8), "path": str(copy), "caption": describe(params),
+                           "saved": str(saved) if saved else None, "key": key, "burst": burst, "at": now,
+                           "starred": False})
+        while len(history) > MAX_HISTORY:
+            oldest = next((i for i in range(len(history) - 1, -1, -1) if not history[i].get("starred")), None)
+            if oldest is None:
+                break
+            forget(history.pop(oldest))
+        return history, warning
+
+
+def forget(item: dict, saved_too: bool = False) -> None:
+    """Remove a history item's copy (it was this history's alone) and, for a superseded step of a burst, its
+    file in the outputs folder too (written by the same burst a moment before)."""
+    Path(item["path"]).unlink(missing_ok=True)
+    if saved_too and item.get("saved"):
+        Path(item["saved"]).unlink(missing_ok=True)
+
+
+def toggle_star(history: list[dict], item_id: str) -> list[dict]:
+    """The history with the item `item_id` starred (kept for good) or unstarred."""
+    return [{**item, "starred": not item.get("starred")} if item.get("id") == item_id else item
+            for item in history]
+
+
+HISTORY_ITEM_TYPES = {"id": str, "path": str, "caption": str, "saved": str | None, "key": str, "burst": str,
+                      "at": int | float, "starred": bool}
+MAX_CAPTION = 300
+
+
+def trusted_history(items: object, outputs_dir: Path | None) -> list[dict]:
+    """The history as the browser kept it (in its local storage, so it is checked like any request): the
+    well-formed items whose copy is still one of the app's history files; `saved` only inside the outputs
+    folder. Items from before a restart (their copies are gone) drop out."""
+    if not isinstance(items, list):
+        return []
+    history_root, kept = files.work_dir() / "history", []
+    for item in items[: 2 * MAX_HISTORY]:
+        if not _well_formed(item):
+            continue
+        try:
+            path = files.admitted_path(item["path"])
+        except files.NotUploadedError:
+            continue
+        saved = item["saved"]
+        if saved is not None and (outputs_dir is None or not Path(saved).resolve().is_relative_to(
+                outputs_dir.resolve())):
+            saved = None
+        if path.is_relative_to(history_root):
+            kept.append({**{key: item[key] for key in HISTORY_ITEM_TYPES}, "path": str(path), "saved": saved,
+                         "caption": item["caption"][:MAX_CAPTION]})
+    return kept
+
+
+def _well_formed(item: object) -> bool:
+    return isinstance(item, dict) and all(
+        isinstance(item.get(key), kind) and (kind is bool or not isinstance(item.get(key), bool))
+        for key, kind in HISTORY_ITEM_TYPES.items())

@@ -101,8 +101,8 @@ def drop_idle_sessions(demo: gr.Blocks, now: datetime.datetime | None = None) ->
 
 def remove_unused_cache_files(demo: gr.Blocks, cache_minutes: float) -> int:
     """Delete Gradio's cached files (uploads, results) unused for `cache_minutes`, but the page's own (the
-    example galleries). Gradio's `delete_cache` is not used: it misses the results of API calls, which it
-    records per session."""
+    example galleries). Gradio's `delete_cache` is not used: the results of API calls are missing from the
+    list of files it deletes (seen with Gradio 6.31: the cache grew without end)."""
     keep = set().union(*(getattr(block, "keep_in_cache", set()) for block in demo.blocks.values()))
     return (files.remove_old_files(files.cache_dir(), cache_minutes * 60, keep)
             + files.trim_to_size(files.cache_dir(), CACHE_MAX_MB * 1_000_000, keep))

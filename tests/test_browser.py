@@ -20,6 +20,7 @@ from playwright import sync_api
 from playwright.sync_api import expect
 
 from studio import pnginfo
+from studio.outputs import BURST_S
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -176,6 +177,20 @@ def test_latent_direction_slider_changes_the_sample(page, tmp_path):
     after = fetch_image(page, sample)
     assert np.abs(pixels(after) - pixels(before)).max() > 0, "the sample's pixels did not change"
     screenshot(page, tmp_path, "latent")
+    # ten key presses are one burst: the history holds its settled result alone, and it can be kept
+    page.wait_for_timeout(1000 * BURST_S + 300)
+    page.get_by_role("button", name="Toggle Sidebar").click()
+    history = page.locator("#history-gallery button.thumbnail-item")
+    expect(history).to_have_count(1, timeout=TIMEOUT_MS)
+    history.first.click()
+    expect(page.get_by_text(re.compile(r"Latent sampling · fmnist-gan · seed 42 · PC1 \+1\.0"))).to_be_visible()
+    page.get_by_role("button", name="☆ Keep").click()
+    expect(page.get_by_role("button", name="★ Kept")).to_be_visible(timeout=TIMEOUT_MS)
+    page.reload()  # the history is kept in the browser: it survives a reload
+    page.get_by_role("button", name="Toggle Sidebar").click()
+    expect(history).to_have_count(1, timeout=TIMEOUT_MS)
+    history.first.click()
+    expect(page.get_by_role("button", name="★ Kept")).to_be_visible(timeout=TIMEOUT_MS)
 
 
 def test_class_conditional_generates_the_chosen_class(page, tmp_path):
@@ -279,6 +294,7 @@ def test_history_reopens_an_earlier_result_and_the_outputs_folder_has_both(page,
         panel(page).get_by_role("button", name="Random seed").click()
         expect(sample).not_to_have_attribute("src", old_src, timeout=TIMEOUT_MS)
         seeds.append(parameters(fetch_image(page, sample))["seed"])
+        page.wait_for_timeout(1000 * BURST_S + 300)  # settled: results closer together are one burst
     page.get_by_role("button", name="Toggle Sidebar").click()
     history = page.locator("#history-gallery button.thumbnail-item")
     expect(history).to_have_count(2, timeout=TIMEOUT_MS)

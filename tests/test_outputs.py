@@ -1,5 +1,7 @@
 """The outputs folder, the session history, restoring in the right tab, batching helpers and model cards."""
 
+from pathlib import Path
+
 import gradio as gr
 import numpy as np
 import pytest
@@ -9,9 +11,9 @@ import launch
 from models import conditional, sampling
 from models.errors import InvalidRequestError
 from models.files import write_new_file
-from studio import pnginfo
+from studio import files, pnginfo
 from studio.app import restore_in_tab
-from studio.outputs import MAX_HISTORY, OutputRecorder, file_stem, png_bytes
+from studio.outputs import MAX_HISTORY, OutputRecorder, describe, file_stem, png_bytes, toggle_star
 from studio.tabs.png_info import shown_parameters
 from studio.ui import Restorer, model_card_markdown, serve_batch
 
@@ -22,8 +24,8 @@ def studio_image(**params) -> Image.Image:
 
 def test_results_are_saved_with_parameters_and_listed_newest_first(tmp_path):
     recorder = OutputRecorder(tmp_path / "outputs")
-    history, warning = recorder.record(studio_image(seed=1), [])
-    history, warning = recorder.record(studio_image(seed=2), history)
+    history, warning = recorder.record(studio_image(seed=1), [], now=100.0)
+    history, warning = recorder.record(studio_image(seed=2), history, now=105.0)
     assert warning is None
     saved = sorted((tmp_path / "outputs").glob("*.png"))
     assert len(saved) == 2 and {pnginfo.read(p)["seed"] for p in saved} == {1, 2}
@@ -58,11 +60,37 @@ def test_an_unwritable_outputs_path_warns_and_keeps_the_image_in_the_history(tmp
     assert "Could not save" in warning and pnginfo.read(history[0]["path"])["seed"] == 4
 
 
-def test_history_is_capped(tmp_path):
+def test_history_is_capped_but_starred_items_stay(tmp_path):
     recorder = OutputRecorder(None)
-    history = [{"path": "old", "caption": "", "saved": None}] * MAX_HISTORY
-    history, _ = recorder.record(studio_image(seed=5), history)
-    assert len(history) == MAX_HISTORY and history[0]["path"] != "old"
+    history, _ = recorder.record(studio_image(seed=0), [], now=0.0)
+    history = toggle_star(history, history[0]["id"])
+    for k in range(1, MAX_HISTORY + 5):
+        history, _ = recorder.record(studio_image(seed=k), history, now=10.0 * k)
+    assert len(history) == MAX_HISTORY and history[-1]["starred"] and pnginfo.read(history[-1]["path"])["seed"] == 0
+    assert [pnginfo.read(item["path"])["seed"] for item in history[:2]] == [MAX_HISTORY + 4, MAX_HISTORY + 3]
+    assert pnginfo.read(history[-2]["path"])["seed"] == 6  # seeds 1 to 5 were pushed out, the star stayed
+
+
+def test_a_burst_records_only_its_settled_result_and_an_identical_result_is_not_recorded_twice(tmp_path):
+    recorder = OutputRecorder(tmp_path)
+    history, _ = recorder.record(studio_image(seed=1), [], now=100.0)  # a result of its own
+    for step, at in enumerate((200.0, 200.3, 200.6, 200.9, 201.5)):  # a drag: steps 0.3-0.6 s apart
+        history, _ = recorder.record(studio_image(seed=1, directions=[step / 10]), history, now=at)
+    history, _ = recorder.record(studio_image(seed=1, directions=[0.4]), history, now=230.0)  # the same again
+    assert [item["caption"] for item in history] == ["Latent sampling · fmnist-gan · seed 1 · PC1 +0.4",
+                                                     "Latent sampling · fmnist-gan · seed 1"]
+    assert sorted(str(pnginfo.read(p).get("directions")) for p in tmp_path.glob("*.png")) == ["None", "[0.4]"]
+    assert all(Path(item["path"]).exists() for item in history)
+    assert len(list((files.work_dir() / "history").rglob("*seed1*.png"))) >= 2
+
+
+def test_captions_say_what_differs_from_the_defaults():
+    latent = {"tab": "latent", "model_id": "fmnist-gan", "seed": 42, "psi": 0.8, "num_samples": 1,
+              "directions": [2.0, 0.0, -1.5]}
+    assert describe(latent) == "Latent sampling · fmnist-gan · seed 42 · ψ 0.8 · PC1 +2.0 · PC3 -1.5"
+    assert describe({"tab": "conditional", "mode": "morph", "model_id": "fmnist-cgan", "class_a": "Sneaker",
+                     "class_b": "Bag", "seed": 3, "steps": 16, "psi": 1.0}) == (
+        "Class-conditional · morph · fmnist-cgan · Sneaker → Bag · seed 3")
 
 
 def test_file_names_are_made_of_sanitised_words_and_a_registry_model_id():

@@ -316,10 +316,22 @@ def test_idle_api_sessions_are_dropped_and_page_sessions_kept(studio_app):
     assert page in demo.state_holder.session_data and script not in demo.state_holder.session_data
 
 
+def test_a_history_the_browser_sends_back_is_checked_like_any_request(tmp_path):
+    """The history lives in the browser's storage: a forged one cannot make the server open or list files."""
+    real, _ = outputs.OutputRecorder(tmp_path).record(
+        pnginfo.embed(Image.new("L", (28, 28)), {"tab": "latent", "model_id": "fmnist-gan", "seed": 9}), [])
+    forged = [{**real[0], "path": "/etc/passwd"}, {**real[0], "path": str(outside_image(tmp_path))},
+              {**real[0], "starred": "yes"}, {**real[0], "saved": "/etc/passwd"}, "junk", real[0]]
+    kept = outputs.trusted_history(forged, tmp_path)
+    assert [item["path"] for item in kept] == [real[0]["path"]] * 2
+    assert kept[0]["saved"] is None and kept[1]["saved"] == real[0]["saved"]
+    assert outputs.trusted_history({"not": "a list"}, tmp_path) == []
+
+
 def test_session_state_holds_paths_and_parameters_not_pixels(tmp_path):
     history, _ = outputs.OutputRecorder(None).record(
         pnginfo.embed(Image.new("L", (448, 448)), {"tab": "latent", "model_id": "fmnist-gan", "seed": 1}), [])
-    assert len(json.dumps(history)) < 400 and all(isinstance(v, str | None) for v in history[0].values())
+    assert len(json.dumps(history)) < 400 and all(isinstance(v, str | float | bool | None) for v in history[0].values())
 
 
 def test_unused_cached_files_and_old_working_files_are_deleted_but_not_the_pages_own(studio_app,
@@ -349,10 +361,11 @@ def test_folders_are_trimmed_to_their_size_least_recently_used_first(tmp_path):
 def test_history_items_pushed_out_take_their_copies_with_them():
     recorder = outputs.OutputRecorder(None)
     image = pnginfo.embed(Image.new("L", (28, 28)), {"tab": "latent", "model_id": "fmnist-gan", "seed": 1})
-    history, _ = recorder.record(image, [])
+    history, _ = recorder.record(image, [], now=1.0)
     first = Path(history[0]["path"])
-    for _ in range(outputs.MAX_HISTORY):
-        history, _ = recorder.record(image, history)
+    for k in range(outputs.MAX_HISTORY):
+        history, _ = recorder.record(pnginfo.embed(image.copy(), {"tab": "latent", "model_id": "fmnist-gan",
+                                                                  "seed": k + 2}), history, now=10.0 * (k + 1))
     assert len(history) == outputs.MAX_HISTORY and all(Path(item["path"]).exists() for item in history)
     assert not first.exists()
 
