@@ -62,7 +62,8 @@ def build_app(outputs_dir: Path | None = None, cache_minutes: float = serving.CA
         history = gr.State([])  # the session's history: paths and parameters (the server's copy is the truth)
         kept = gr.BrowserState([], storage_key="studio-history")  # its mirror in the browser, for a reload
         with gr.Sidebar(label="History", position="right", open=False, width=360):
-            gr.Markdown("### History\nEverything made in this browser session, newest first. "
+            gr.Markdown("### History\nWhat you made in this browser, newest first: the result a drag or a burst of "
+                        "changes settled on. **☆ Keep** keeps an item for good. "
                         + (f"Each image is also saved in `{outputs_dir}`." if outputs_dir else
                            "Saving to disk is off here: download what you want to keep."))
             gallery = gr.Gallery(label="History", columns=2, height=420, allow_preview=False, format="png",
@@ -84,10 +85,11 @@ def build_app(outputs_dir: Path | None = None, cache_minutes: float = serving.CA
         wire_send_buttons(parts, tabs)
         for part in parts.values():
             for event, image in part.made:
-                # one at a time, in order: each reads the history the one before wrote
+                # one at a time, in order (each reads the history the one before wrote), and a result that
+                # comes while one is being recorded is recorded after it, not dropped (Gradio's "once")
                 event.success(lambda image, items: recorded(recorder, image, items), [image, history],
                               [history, gallery, kept], api_visibility="private", concurrency_id="history",
-                              concurrency_limit=1)
+                              concurrency_limit=1, trigger_mode="always_last")
         restorers = [part.restorer for part in parts.values()]
         restored_outputs = [tabs, *(c for r in restorers for c in r.outputs)]
         reopen_in_tab = user_errors(lambda path: restore_in_tab(restorers, path))
