@@ -43,6 +43,23 @@ USER_ERRORS = (InvalidRequestError, UnknownModelError, NotAStudioPNGError, Weigh
 CSS = """
 .crisp img, .crisp canvas { image-rendering: pixelated; image-rendering: crisp-edges; }
 .fill img { width: 100%; height: 100%; object-fit: contain; }
+/* WCAG AA: text at least 4.5:1 on its background (Gradio's orange gives 2.8 to 3.6, its slider ends 1.9) */
+:root, .dark {
+  --button-primary-background-fill: #c2410c; --button-primary-background-fill-hover: #9a3412;
+  --button-primary-text-color: #ffffff; --button-primary-border-color: #c2410c;
+  --button-cancel-background-fill: #b91c1c; --button-cancel-background-fill-hover: #991b1b;
+  --button-cancel-text-color: #ffffff; --button-cancel-border-color: #b91c1c;
+}
+:root { --body-text-color-subdued: #5f5f66; }
+.dark { --body-text-color-subdued: #a1a1aa; }
+button[role=tab][aria-selected=true] { color: #c2410c !important; }
+.dark button[role=tab][aria-selected=true] { color: #fdba74 !important; }
+.min_value, .max_value { color: #595959 !important; }
+.dark .min_value, .dark .max_value { color: #b3b3b3 !important; }
+/* a visible focus ring on every control, sliders included (Gradio removes outlines) */
+:focus-visible, input[type=range]:focus-visible {
+  outline: 3px solid #1d4ed8 !important; outline-offset: 2px !important;
+}
 """
 
 

@@ -324,3 +324,39 @@ def test_png_info_restores_a_saved_png_in_the_tab_that_made_it(page, tmp_path, c
     wait_until(page, lambda: parameters(fetch_image(page, result)).get("seed") == 11,
                "the restored result never showed seed 11")
     assert np.array_equal(pixels(fetch_image(page, result)), pixels(Image.open(made)))
+
+
+LOW_CONTRAST_JS = """() => {
+  const parse = c => { const m = c.match(/[\\d.]+/g).map(Number); return m.length >= 4 && m[3] === 0 ? null : m; };
+  const lum = ([r, g, b]) => {
+    const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = el => {
+    for (let e = el; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor); if (c) return c; }
+    return [255, 255, 255];
+  };
+  const ratio = el => {
+    const [hi, lo] = [lum(parse(getComputedStyle(el).color)), lum(background(el))].sort((a, b) => b - a);
+    return (hi + 0.05) / (lo + 0.05);
+  };
+  const texts = [...document.querySelectorAll("body *")].filter(e => e.offsetParent && !e.closest(":disabled")
+    && !["SCRIPT", "STYLE"].includes(e.tagName)
+    && [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()));
+  return texts.map(e => [ratio(e).toFixed(2), e.textContent.trim().slice(0, 40)]).filter(([r]) => r < 4.5);
+}"""
+
+
+def test_every_text_meets_wcag_aa_contrast_and_controls_show_a_focus_ring(page):
+    wait_for_image(page, "Sample")
+    for tab in ("Latent sampling", "Class-conditional", "VAE interpolation", "Inpainting", "Texture", "PNG info"):
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(300)
+        assert page.evaluate(LOW_CONTRAST_JS) == [], f"{tab}: text under 4.5:1 (contrast, text)"
+    page.get_by_role("tab", name="Latent sampling").click()
+    page.get_by_role("slider", name=re.compile(r"^range slider for PC1\b")).focus()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Shift+Tab")  # focused from the keyboard, as :focus-visible needs
+    outline = page.evaluate("() => { const s = getComputedStyle(document.activeElement); "
+                            "return [document.activeElement.type, s.outlineStyle, parseFloat(s.outlineWidth)]; }")
+    assert outline[0] == "range" and outline[1] != "none" and outline[2] >= 2, outline
