@@ -39,6 +39,7 @@ from PIL import Image
 from models import registry, vae
 from models.data import fashion_mnist
 from models.data.photos import DTD_DIR
+from models.files import write_atomically
 from models.loading import load
 
 CLASSIFIER_ID = "fmnist-classifier"
@@ -206,8 +207,8 @@ def evaluate_inpaint(model_ids: list[str], data: Path, split: str, size: int, se
                 masked = np.where(hole[..., None], 255, truth).astype(np.uint8)
                 examples.append(np.concatenate([masked, outputs["opencv-telea"], outputs[model_ids[0]], truth], 1))
     if pictures is not None and examples:
-        pictures.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.concatenate(examples, 0)).save(pictures / "before-after.jpg", quality=80)
+        picture = Image.fromarray(np.concatenate(examples, 0))
+        write_atomically(pictures / "before-after.jpg", lambda file: picture.save(file, format="JPEG", quality=80))
     return {name: {**{f"hole_psnr_{kind}": float(np.mean(v)) for kind, v in by_kind.items()},
                    "hole_psnr_mean": float(np.mean([x for v in by_kind.values() for x in v]))}
             for name, by_kind in scores.items()}
@@ -296,7 +297,7 @@ def write_metrics(model_id: str, metrics: dict) -> None:
     path = registry.get(model_id).directory / registry.ENTRY_FILE
     entry = json.loads(path.read_text())
     entry["metrics"].update(metrics)
-    path.write_text(json.dumps(entry, indent=2) + "\n")
+    write_atomically(path, (json.dumps(entry, indent=2) + "\n").encode())
 
 
 def main(argv: list[str] | None = None) -> dict:

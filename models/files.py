@@ -35,10 +35,12 @@ def reason_of(error: OSError) -> str:
 
 
 def write_atomically(path: Path | str, content: bytes | Callable[[BinaryIO], object], *,
-                     overwrite: bool = True) -> Path:
+                     overwrite: bool = True, durable: bool = True) -> Path:
     """Write `content` (bytes, or a function that writes to a binary file) to `path` through a temporary
     file in the same folder. With overwrite=False an existing `path` raises FileExistsError and is untouched.
-    Any other failure raises FileWriteError with a readable reason, leaving no partial file behind."""
+    Any other failure raises FileWriteError with a readable reason, leaving no partial file behind.
+    durable=False skips the flush to disk, for working files that do not outlive the process (the rename
+    still keeps a partial file from ever having the real name)."""
     path = Path(path)
     temporary = None
     try:
@@ -49,8 +51,9 @@ def write_atomically(path: Path | str, content: bytes | Callable[[BinaryIO], obj
                 file.write(content)
             else:
                 content(file)
-            file.flush()
-            os.fsync(file.fileno())
+            if durable:
+                file.flush()
+                os.fsync(file.fileno())
         if overwrite:
             os.replace(temporary, path)
         else:

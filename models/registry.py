@@ -89,8 +89,7 @@ def has(model_id: object) -> bool:
 
 
 def get(model_id: str) -> Checkpoint:
-    registry = _scan(ASSETS_DIR)
-    if not isinstance(model_id, str) or model_id not in registry:
-        known = ", ".join(sorted(registry)) or "none"
+    if not has(model_id):
+        known = ", ".join(sorted(_scan(ASSETS_DIR))) or "none"
         raise UnknownModelError(f"Unknown model id {shown(model_id)}. Known models: {known}.")
-    return registry[model_id]
+    return _scan(ASSETS_DIR)[model_id]

@@ -191,7 +191,7 @@ def restore_in_tab(restorers: list[Restorer], path: str | None) -> list:
 
 def launch_kwargs() -> dict:
     """Arguments every launch shares (CSS, limits, error display)."""
-    return {"css": CSS, "max_file_size": f"{serving.MAX_UPLOAD_MB}mb", "show_error": True,
+    return {"css": CSS, "max_file_size": serving.MAX_UPLOAD_BYTES, "show_error": True,
             "state_session_capacity": serving.SESSION_CAPACITY}
 
 

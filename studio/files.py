@@ -9,7 +9,9 @@ caller learns nothing about the server's disk.
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
+import math
 import os
 import re
 import secrets
@@ -59,7 +61,13 @@ def cache_dir() -> Path:
     """Gradio's upload/cache folder: the studio's own (see work_dir) unless GRADIO_TEMP_DIR names another,
     which must then be a folder of its own: everything in it is admitted and cleaned."""
     work_dir()
-    folder = Path(get_upload_folder()).resolve()
+    return _checked_cache_dir(get_upload_folder())
+
+
+@functools.cache
+def _checked_cache_dir(name: str) -> Path:
+    """The resolved folder, checked once per name (every admitted path asks for it)."""
+    folder = Path(name).resolve()
     shared = {Path("/"), Path.home().resolve(), Path(tempfile.gettempdir()).resolve(), Path.cwd().resolve()}
     if folder in shared or any(path.is_relative_to(folder) for path in shared):
         raise RuntimeError(f"GRADIO_TEMP_DIR ({folder}) must be a folder of its own, not a shared one: "
@@ -119,37 +127,28 @@ def private_folder(kind: str) -> Path:
     return folder
 
 
-def remove_old_files(root: Path, max_age_s: float, keep: set[str] = frozenset()) -> int:
-    """Delete the files under `root` untouched (modified, or admitted as used) for `max_age_s`, but those
-    in `keep`, and the folders this empties; returns how many files went."""
-    removed, now = 0, time.time()
-    for path in sorted(root.rglob("*"), reverse=True) if root.exists() else []:
+def remove_files(root: Path, max_age_s: float, max_bytes: float = math.inf, keep: set[str] = frozenset()) -> int:
+    """In one pass over `root`: delete the files untouched (modified, or admitted as used) for `max_age_s`,
+    then the least recently used until the rest fit in `max_bytes` (this bounds the disk a flood of
+    uploads or results can take), and the folders left empty; files in `keep` are neither deleted nor
+    counted. Returns how many files went."""
+    now, files_left, removed = time.time(), [], 0
+    for path in sorted(root.rglob("*"), reverse=True) if root.exists() else []:  # a folder after its contents
         try:
+            stat = path.lstat()
             if path.is_dir():
-                if now - path.stat().st_mtime > max_age_s and not any(path.iterdir()):
+                if now - stat.st_mtime > max_age_s and not any(path.iterdir()):
                     path.rmdir()
-            elif str(path) not in keep and now - path.lstat().st_mtime > max_age_s:
-                path.unlink()
-                removed += 1
+            elif str(path) not in keep:
+                if now - stat.st_mtime > max_age_s:
+                    path.unlink()
+                    removed += 1
+                else:
+                    files_left.append((stat.st_mtime, stat.st_size, path))
         except OSError:
             continue
-    return removed
-
-
-def trim_to_size(root: Path, max_bytes: int, keep: set[str] = frozenset()) -> int:
-    """Delete the least recently used files under `root` until the rest fit in `max_bytes` (files in `keep`
-    are neither deleted nor counted); returns how many went. Bounds the disk a flood of uploads or results
-    can take."""
-    entries = []
-    for path in root.rglob("*") if root.exists() else []:
-        try:
-            if path.is_file() and str(path) not in keep:
-                stat = path.lstat()
-                entries.append((stat.st_mtime, stat.st_size, path))
-        except OSError:
-            continue
-    total, removed = sum(size for _, size, _ in entries), 0
-    for _, size, path in sorted(entries):
+    total = sum(size for _, size, _ in files_left)
+    for _, size, path in sorted(files_left):
         if total <= max_bytes:
             break
         path.unlink(missing_ok=True)

@@ -65,11 +65,12 @@ def labelled_rows_image(images: np.ndarray, labels: list[str]) -> Image.Image:
 
 def write_gif(frames: np.ndarray, path: Path, frame_ms: int = 80, target: int = DISPLAY_SIZE // 2,
               comment: str = "") -> Path:
-    """Animated GIF of uint8 [T, H, W] frames, each upscaled crisply, looping forever, with an optional comment."""
+    """Animated GIF of uint8 [T, H, W] frames, each upscaled crisply, looping forever, with an optional comment;
+    a working file of the app (shown and downloaded, not kept past the process), so not flushed to disk."""
     images = [upscale(frame, target) for frame in frames]
     return write_atomically(path, lambda file: images[0].save(file, format="GIF", save_all=True,
                                                               append_images=images[1:], duration=frame_ms,
-                                                              loop=0, comment=comment))
+                                                              loop=0, comment=comment), durable=False)
 
 
 # A perceptually ordered ramp (dark blue -> purple -> orange -> yellow) for heatmaps.

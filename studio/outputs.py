@@ -105,7 +105,8 @@ class OutputRecorder:
         if image is None or pnginfo.PNG_TEXT_KEY not in image.info:
             return history, None
         params = pnginfo.parse(image.info[pnginfo.PNG_TEXT_KEY])
-        key, burst, now = result_key(params), f"{params.get('tab')}:{params.get('mode')}", now or time.time()
+        key, burst = result_key(params), f"{params.get('tab')}:{params.get('mode')}"
+        now = time.time() if now is None else now
         if history and history[0].get("key") == key:
             return history, None
         data, stem = png_bytes(image), file_stem(params)
@@ -119,7 +120,7 @@ class OutputRecorder:
             except FileWriteError as error:
                 warning = (f"Could not save to the outputs folder {self.outputs_dir} ({error.reason}); "
                            "the image is in the history: download it from there.")
-        copy = write_atomically(files.private_folder("history") / f"{stem}.png", data)
+        copy = write_atomically(files.private_folder("history") / f"{stem}.png", data, durable=False)
         history.insert(0, {"id": secrets.token_hex(8), "path": str(copy), "caption": describe(params),
                            "saved": str(saved) if saved else None, "key": key, "burst": burst, "at": now,
                            "starred": False})

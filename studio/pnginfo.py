@@ -4,7 +4,6 @@ restore the settings that made it."""
 from __future__ import annotations
 
 import base64
-import binascii
 import io
 import json
 from pathlib import Path
@@ -14,6 +13,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
+from models.files import write_atomically
 from models.image_input import MAX_PIXELS, ImageInputError, check_pixel_cap, open_image
 from studio import __version__
 
@@ -35,6 +35,8 @@ def save_png(image: Image.Image, path: Path | BinaryIO) -> Path | BinaryIO:
     info = PngInfo()
     if PNG_TEXT_KEY in image.info:
         info.add_text(PNG_TEXT_KEY, image.info[PNG_TEXT_KEY])
+    if isinstance(path, str | Path):
+        return write_atomically(path, lambda file: image.save(file, format="PNG", pnginfo=info))
     image.save(path, format="PNG", pnginfo=info)
     return path
 
@@ -60,7 +62,7 @@ def decode_jpeg(text: str) -> Image.Image:
     """The picture a PNG's parameters carry, within the studio's pixel cap (checked from its header)."""
     try:
         return open_image(base64.b64decode(text))
-    except (ValueError, TypeError, binascii.Error) as error:
+    except (ValueError, TypeError) as error:  # binascii.Error and ImageInputError are ValueErrors
         raise NotAStudioPNGError(f"That PNG's image parameters are damaged: {error}"
                                  if isinstance(error, ImageInputError) else
                                  "That PNG's image parameters are damaged.") from error

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 BUSY_MESSAGE = "The studio is busy: please try again in a moment."
 MAX_UPLOAD_MB = 10  # an uploaded file, an image sent inline (data: URL) or an editor layer
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024  # as Gradio reads "10mb"
 MAX_QUEUE = 64  # requests waiting, all clients together (running ones are not counted)
 MAX_WAITING_PER_CLIENT = 16  # requests one client (an address) may have waiting: one full batch of /sample
 SESSION_CAPACITY = 2000  # sessions kept in memory at most (Gradio drops the least recently used beyond)
@@ -65,8 +66,9 @@ def limit_queue(demo: gr.Blocks) -> None:
                    for event in list(event_queue.queue))
 
     async def fair_push(body, request, username):
-        if len(queue) >= MAX_QUEUE or waiting_of(client_key(request)) >= MAX_WAITING_PER_CLIENT:
-            log.info("refused a request from %s: the queue is full", client_key(request))
+        client = client_key(request)
+        if len(queue) >= MAX_QUEUE or waiting_of(client) >= MAX_WAITING_PER_CLIENT:
+            log.info("refused a request from %s: the queue is full", client)
             return False, BUSY_MESSAGE, "queue_full"
         return await push(body, request, username)
 
@@ -104,8 +106,7 @@ def remove_unused_cache_files(demo: gr.Blocks, cache_minutes: float) -> int:
     example galleries). Gradio's `delete_cache` is not used: the results of API calls are missing from the
     list of files it deletes (seen with Gradio 6.31: the cache grew without end)."""
     keep = set().union(*(getattr(block, "keep_in_cache", set()) for block in demo.blocks.values()))
-    return (files.remove_old_files(files.cache_dir(), cache_minutes * 60, keep)
-            + files.trim_to_size(files.cache_dir(), CACHE_MAX_MB * 1_000_000, keep))
+    return files.remove_files(files.cache_dir(), cache_minutes * 60, CACHE_MAX_MB * 1_000_000, keep)
 
 
 def housekeeping(demo: gr.Blocks, cache_minutes: float, forget_cancels: Callable[[float], None]) -> None:
@@ -113,8 +114,7 @@ def housekeeping(demo: gr.Blocks, cache_minutes: float, forget_cancels: Callable
     sessions = drop_idle_sessions(demo)
     forget_cancels(time.monotonic() - CANCEL_MEMORY_S)
     cached = remove_unused_cache_files(demo, cache_minutes)
-    removed = sum(files.remove_old_files(files.work_dir() / kind, age)
-                  + files.trim_to_size(files.work_dir() / kind, WORK_FILES_MAX_MB * 1_000_000)
+    removed = sum(files.remove_files(files.work_dir() / kind, age, WORK_FILES_MAX_MB * 1_000_000)
                   for kind, age in WORK_FILES_MAX_AGE_S.items())
     if sessions or cached or removed:
         log.info("housekeeping: dropped %d idle sessions, %d unused cached files and %d old working files",

@@ -26,7 +26,7 @@ from models.loading import WeightFileError
 from models.registry import UnknownModelError
 from studio import files, outputs, pnginfo
 from studio.pnginfo import NotAStudioPNGError
-from studio.serving import MAX_UPLOAD_MB
+from studio.serving import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +63,12 @@ button[role=tab][aria-selected=true] { color: #c2410c !important; }
 """
 
 
-def admit_payload(payload: Any, images: bool) -> None:
+def admit_payload(payload: Any, images: bool) -> list[Path | bytes]:
     """Every file a component payload names must pass `files.admitted_path` (data: URLs carry their bytes and
-    name no file); with `images`, each must also be within the pixel cap, read from its header alone."""
+    name no file); with `images`, each must also be within the pixel cap, read from its header alone.
+    Returns what to read, in the payload's order: admitted paths, and the bytes of data: URLs."""
     data = payload.model_dump() if hasattr(payload, "model_dump") else payload
+    sources = []
     for file in _file_dicts(data):
         path, url = file.get("path"), file.get("url")
         if path is None and isinstance(url, str) and url.startswith("data:"):
@@ -77,6 +79,8 @@ def admit_payload(payload: Any, images: bool) -> None:
             source = files.admitted_path(path)
         if images:
             image_input.check_header(source)
+        sources.append(source)
+    return sources
 
 
 def _file_dicts(data: Any) -> list[dict]:
@@ -121,13 +125,13 @@ class AdmitsFiles:
         if payload is None:
             return None
         try:
-            admit_payload(payload, images=self.holds_images)
-            return self.open_admitted(payload)
+            return self.open_admitted(payload, admit_payload(payload, images=self.holds_images))
         except InvalidRequestError as error:
             raise gr.Error(str(error), print_exception=False) from error
 
-    def open_admitted(self, payload: Any):
-        """Turn an admitted payload into the handler's value (the Gradio component's own preprocessing)."""
+    def open_admitted(self, payload: Any, sources: list[Path | bytes]):
+        """Turn an admitted payload into the handler's value (here the Gradio component's own preprocessing;
+        `sources` are what admit_payload read)."""
         return super().preprocess(payload)  # type: ignore[misc]
 
     # A payload with Gradio's "meta" marker and a web address as its path would make Gradio download it into
@@ -160,10 +164,8 @@ class ImageInput(AdmitsFiles, gr.Image):
     def decode(source: str | Path | bytes):
         return image_input.open_image(source)
 
-    def open_admitted(self, payload: ImageData):
-        if payload.path is None:
-            return self.decode(_data_url_bytes(payload.url))
-        return self.decode(payload.path)
+    def open_admitted(self, payload: ImageData, sources: list[Path | bytes]):
+        return self.decode(sources[0])  # the admitted path, or the bytes of a data: URL
 
 
 class MaskInput(ImageInput):
@@ -203,7 +205,6 @@ class FileInput(AdmitsFiles, gr.File):
 
 EDITOR_MAX_LAYERS = 8
 EDITOR_BLOBS_MB = 200
-MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 
 
 def _blob_bytes(storage: dict) -> int:
@@ -249,13 +250,13 @@ class EditorInput(AdmitsFiles, gr.ImageEditor):
             storage.pop(next(iter(storage)))
         return super().accept_blobs(data)
 
-    def open_admitted(self, payload: Any):
+    def open_admitted(self, payload: Any, sources: list[Path | bytes]):
         blobs = self.blob_storage.get(payload.id) if getattr(payload, "id", None) else None
         if blobs is not None:
             for blob in [blobs.background, blobs.composite, *(blobs.layers or [])]:
                 if isinstance(blob, bytes | bytearray):
                     image_input.check_header(bytes(blob))
-        return super().open_admitted(payload)
+        return super().open_admitted(payload, sources)
 
 
 class SketchInput(EditorInput, gr.Sketchpad):
@@ -451,7 +452,7 @@ def save_for_download(image: Image.Image | None) -> str | None:
         return None
     params = pnginfo.parse(image.info[pnginfo.PNG_TEXT_KEY])
     path = files.private_folder("downloads") / f"{outputs.file_stem(params)}.png"
-    return str(write_atomically(path, outputs.png_bytes(image)))
+    return str(write_atomically(path, outputs.png_bytes(image), durable=False))
 
 
 def example_path(examples: list[tuple[str, str]], index: object) -> str:

@@ -9,6 +9,7 @@ import io
 import itertools
 import json
 import logging
+import math
 import os
 import signal
 import subprocess
@@ -140,6 +141,20 @@ def test_a_file_the_app_made_is_still_admitted(server_paths_client, studio_app):
     index = next(i for i, fn in demo.fns.items() if fn.api_name == "classify")
     message = call_fn(app_url, index, ["dtd10-texture", {"path": made}])
     assert message["success"] is True and "confidences" in json.dumps(message["output"]), message
+
+
+def test_a_studio_with_a_file_input_that_skips_the_check_is_refused_at_build():
+    from studio.app import check_file_inputs
+    from studio.ui import StudioImage
+
+    with gr.Blocks() as checked:
+        gr.Button().click(lambda image: image, StudioImage(), gr.Textbox())
+    check_file_inputs(checked)
+    for unchecked_input in (gr.Image, gr.File, gr.ImageEditor, gr.Gallery):
+        with gr.Blocks() as unchecked:
+            gr.Button().click(lambda value: value, unchecked_input(), gr.Textbox())
+        with pytest.raises(TypeError, match="does not admit them"):
+            check_file_inputs(unchecked)
 
 
 def test_the_admitting_function_resolves_links_and_parent_steps(tmp_path):
@@ -347,14 +362,14 @@ def test_unused_cached_files_and_old_working_files_are_deleted_but_not_the_pages
     old = write_atomically(files.private_folder("downloads") / "old.png", b"x")
     new = write_atomically(files.private_folder("downloads") / "new.png", b"x")
     os.utime(old, (time.time() - 7200, time.time() - 7200))
-    assert files.remove_old_files(files.work_dir() / "downloads", 3600) >= 1 and not old.exists() and new.exists()
+    assert files.remove_files(files.work_dir() / "downloads", 3600) >= 1 and not old.exists() and new.exists()
 
 
 def test_folders_are_trimmed_to_their_size_least_recently_used_first(tmp_path):
     paths = [write_atomically(tmp_path / f"{k}.bin", b"x" * 1000) for k in range(5)]
     for k, path in enumerate(paths):
         os.utime(path, (1000 + k, 1000 + k))
-    assert files.trim_to_size(tmp_path, 2500, keep={str(paths[0])}) == 2  # the kept file is not counted
+    assert files.remove_files(tmp_path, math.inf, 2500, keep={str(paths[0])}) == 2  # the kept file is not counted
     assert [p.exists() for p in paths] == [True, False, False, True, True]
 
 

@@ -48,7 +48,6 @@ def add_fashion_mnist_argument(parser: argparse.ArgumentParser) -> None:
 
 def save_checkpoint(run_dir: Path, state: dict) -> None:
     """Write the training state atomically so an interrupted save never corrupts the last one."""
-    run_dir.mkdir(parents=True, exist_ok=True)
     write_atomically(run_dir / CHECKPOINT_FILE, lambda file: torch.save(state, file))
 
 

@@ -98,7 +98,8 @@ def scrubber_frames(model_id: str, image_a, image_b, steps: float, path: str, pi
     """The frames' file for the scrubber (session state holds paths, not pixels), and the scrubber set to the
     first frame with the right range."""
     frames, _ = interpolation_frames(model_id, image_a, image_b, steps, path, ping_pong)
-    saved = write_atomically(files.private_folder("frames") / "frames.npy", lambda file: np.save(file, frames))
+    saved = write_atomically(files.private_folder("frames") / "frames.npy", lambda file: np.save(file, frames),
+                             durable=False)
     return str(saved), gr.Slider(minimum=1, maximum=len(frames), value=1, step=1), upscale(frames[0])
 
 
