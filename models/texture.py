@@ -5,8 +5,11 @@ training views (half to all of a 256-pixel photo shown at 96 pixels) for a DTD-s
 size was chosen on val1 (single views at 112 to 192 pixels, with and without averaging over the
 four flips: larger was better, flips did not help).
 A texture map classifies overlapping windows (a quarter of the shorter side, or `window`) across
-the image, each at the scale the whole image is seen at, and colours each pixel by the most
-probable class of the windows covering it.
+the image and colours each pixel by the most probable class of the windows covering it. A window is
+a patch of texture, seen as the network saw patches in training: at DTD's photo scale (a 256-pixel
+shorter side at WORKING_SIZE), never smaller than the whole image is seen. At the whole image's scale
+a 20% window of a 2x2 collage of DTD photos reached the network as 38 pixels, far below its 96-pixel
+training views, and the map disagreed with the classifier on most quarters.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ MAX_LONG_SIDE = 3 * WORKING_SIZE  # very elongated images are reduced further
 WINDOW_FRACTION = 0.25  # texture-map windows: this fraction of the shorter side ...
 WINDOW_STRIDE = 0.5  # ... moved by this fraction of the window
 MAX_WINDOWS = 400
+TRAINING_VIEW = 96  # pixels: training views were crops of half to all of a photo shown at this size ...
+PHOTO_SCALE = WORKING_SIZE / 256  # ... and a whole DTD photo (shorter side 256) is seen at this scale
 
 
 def _tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -88,6 +93,12 @@ def heatmap(model_id: str, image: np.ndarray, label: str, device: str | None = N
     return (cam / cam.max().clamp_min(1e-8)).cpu().numpy().astype(np.float32)
 
 
+def window_scale(height: int, width: int, window: int) -> float:
+    """The scale a texture-map window is seen at: a training view's (TRAINING_VIEW pixels, at most a whole
+    DTD photo's scale), and never below the scale the whole image is classified at."""
+    return max(working_scale(height, width), min(PHOTO_SCALE, TRAINING_VIEW / window))
+
+
 def window_boxes(height: int, width: int, window: int) -> list[tuple[int, int]]:
     """Top-left corners of overlapping windows that cover the whole image."""
     stride = max(1, int(window * WINDOW_STRIDE))
@@ -112,7 +123,7 @@ def texture_map(model_id: str, image: np.ndarray, window: int | None = None,
         raise InvalidRequestError(f"A {window}-pixel window needs {len(boxes)} windows on this image; "
                                   f"use a window that needs at most {MAX_WINDOWS}.")
     net = _net(model_id, device)
-    scale = working_scale(h, w)  # every window at the scale the whole image is classified at
+    scale = window_scale(h, w, window)
     votes = np.zeros((net.config.num_classes, h, w), np.float32)
     for i, (y, x) in enumerate(boxes):
         window_image = image[y : y + window, x : x + window]
