@@ -135,6 +135,20 @@ def sample(model_id: str, seed: int, n: int = 1, psi: float = 1.0, direction_val
     return render(model_id, sample_latents(model_id, seed, n, psi, direction_values), device)
 
 
+PREVIEW_OFFSETS = (-4.0, -2.0, 0.0, 2.0, 4.0)  # standard deviations a direction's preview strip shows
+
+
+def direction_previews(model_id: str, seed: int, psi: float, direction_values: Sequence[float],
+                       offsets: Sequence[float] = PREVIEW_OFFSETS) -> np.ndarray:
+    """What each direction does to one sample: uint8 [len(direction_values), len(offsets), H, W], row k the
+    sample with direction k set to each offset and the others at `direction_values`, in one forward pass."""
+    values = [float(v) for v in direction_values]
+    z = torch.cat([sample_latents(model_id, seed, 1, psi, values[:k] + [offset] + values[k + 1:])
+                   for k in range(len(values)) for offset in offsets])
+    pixels = render(model_id, z)
+    return pixels.reshape(len(values), len(offsets), *pixels.shape[1:])
+
+
 def shared_forward_passes(requests: Sequence, prepare: Callable, run: Callable) -> list:
     """Serve several requests with one forward pass per model. `prepare(request)` returns (model_id, inputs:
     tuple of tensors with a batch dimension) or raises InvalidRequestError; `run(model_id, *inputs)` returns

@@ -109,6 +109,17 @@ def test_psi_zero_collapses_every_seed_to_the_mean_image():
     assert all(np.array_equal(out[0], out[i]) for i in range(1, 4))
 
 
+def test_direction_previews_show_each_direction_at_its_offsets():
+    values = [0.0, 1.5] + [0.0] * 8
+    rows = sampling.direction_previews("fmnist-gan", 42, 0.9, values)
+    assert rows.shape == (10, len(sampling.PREVIEW_OFFSETS), 28, 28)
+    centre = sampling.PREVIEW_OFFSETS.index(0.0)
+    current = sampling.sample("fmnist-gan", 42, 1, 0.9, values)[0]
+    np.testing.assert_array_equal(rows[0, centre], current)  # PC1 at 0: the current sample (PC2 at 1.5)
+    np.testing.assert_array_equal(rows[1, -1], sampling.sample("fmnist-gan", 42, 1, 0.9, [0.0, 4.0] + [0.0] * 8)[0])
+    assert all(np.abs(rows[k, 0].astype(int) - rows[k, -1]).max() > 0 for k in range(10))
+
+
 def test_directions_are_unit_vectors_that_change_the_image():
     directions = sampling.latent_directions(GAN)
     assert len(directions) >= 8
