@@ -74,7 +74,7 @@ def build_app(outputs_dir: Path | None = None, cache_minutes: float = serving.CA
                 reopen = gr.Button("Reopen in its tab", variant="primary", interactive=False)
                 star = gr.Button(STAR_LABELS[False], interactive=False)
                 download = gr.DownloadButton("Download", value=None, interactive=False)
-        with gr.Tabs() as tabs:
+        with gr.Tabs(overflow_behavior="wrap") as tabs:  # every tab one tap away, on a phone too
             parts: dict[str, TabParts] = {}
             for tab_id, module in TABS.items():
                 with gr.Tab(TAB_TITLES[tab_id], id=tab_id):
@@ -189,9 +189,12 @@ def restore_in_tab(restorers: list[Restorer], path: str | None) -> list:
     return outputs
 
 
+BROWSER_JS = (Path(__file__).with_name("browser.js")).read_text(encoding="utf-8")
+
+
 def launch_kwargs() -> dict:
-    """Arguments every launch shares (CSS, limits, error display)."""
-    return {"css": CSS, "max_file_size": serving.MAX_UPLOAD_BYTES, "show_error": True,
+    """Arguments every launch shares (CSS, the page's script, limits, error display)."""
+    return {"css": CSS, "js": BROWSER_JS, "max_file_size": serving.MAX_UPLOAD_BYTES, "show_error": True,
             "state_session_capacity": serving.SESSION_CAPACITY}
 
 

@@ -1,7 +1,10 @@
-"""Model output (uint8 arrays) -> crisp, upscaled PIL images for display."""
+"""Model output (uint8 arrays) -> PIL images for display, at model pixels: the browser draws each at a whole
+number of screen pixels per model pixel (studio/browser.js), so the studio never resamples them. A grid
+records where its cells lie (a PNG text chunk), so a click on it can pick one."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -10,9 +13,11 @@ from PIL import Image, ImageDraw, ImageFont
 
 from models.files import write_atomically
 
-DISPLAY_SIZE = 448  # longest side a single sample is blown up to, in pixels
-GRID_DISPLAY_SIZE = 960  # same for a grid of samples
+GIF_SIZE = 224  # longest side a GIF frame is blown up to (a GIF is a download: it has no whole-pixel viewer)
 GRID_GAP = 2  # pixels between grid cells, in model pixels
+STRIP_COLUMNS = 8  # frames per row of a strip: 8 frames of 28 pixels are at least 84 screen pixels each at 1440 px
+LABEL_SCALE = 2  # labelled rows are drawn at twice the model pixels, so their labels are legible
+CELLS_KEY = "studio-cells"  # the text chunk with a grid's layout
 
 
 def tile(images: np.ndarray, gap: int = GRID_GAP, cols: int | None = None) -> np.ndarray:
@@ -27,47 +32,101 @@ def tile(images: np.ndarray, gap: int = GRID_GAP, cols: int | None = None) -> np
     return grid
 
 
-def upscale(image: np.ndarray, target: int = DISPLAY_SIZE) -> Image.Image:
-    """Nearest-neighbour upscale by the largest whole factor that fits `target`, so pixels stay square and sharp."""
-    factor = max(1, target // max(image.shape[:2]))
-    return Image.fromarray(image).resize(
-        (image.shape[1] * factor, image.shape[0] * factor), Image.Resampling.NEAREST
-    )
+def upscale(image: np.ndarray, factor: int) -> Image.Image:
+    """Nearest-neighbour upscale by a whole factor: pixels stay square and sharp."""
+    return Image.fromarray(image).resize((image.shape[1] * factor, image.shape[0] * factor), Image.Resampling.NEAREST)
 
 
-def grid_image(images: np.ndarray) -> Image.Image:
-    """One sample or a grid of samples, upscaled crisply for display."""
-    if len(images) == 1:
-        return upscale(images[0])
-    return upscale(tile(images), GRID_DISPLAY_SIZE)
+def with_cells(image: Image.Image, count: int, cols: int, cell: tuple[int, int], origin: tuple[int, int] = (0, 0),
+               gap: int = GRID_GAP) -> Image.Image:
+    """Record in `image` where its `count` cells of `cell` (width, height) pixels lie, `cols` to a row."""
+    if count > 1:
+        image.info[CELLS_KEY] = json.dumps({"count": count, "cols": cols, "cell": list(cell), "origin": list(origin),
+                                            "gap": gap})
+    return image
 
 
-def strip_image(images: np.ndarray, per_row: int = 16) -> Image.Image:
-    """Frames left to right (wrapping after `per_row`), upscaled crisply."""
-    return upscale(tile(images, cols=min(len(images), per_row)), GRID_DISPLAY_SIZE)
+def grid_image(images: np.ndarray, cols: int | None = None) -> Image.Image:
+    """One sample, or a grid of samples (near-square unless `cols` is given) that knows its cells."""
+    n, h, w = images.shape
+    cols = min(n, cols or math.ceil(math.sqrt(n)))
+    return with_cells(Image.fromarray(tile(images, cols=cols)), n, cols, (w, h))
+
+
+def strip_image(images: np.ndarray) -> Image.Image:
+    """Frames left to right, wrapping after STRIP_COLUMNS so that each is drawn large enough to read."""
+    return grid_image(images, cols=STRIP_COLUMNS)
 
 
 def labelled_rows_image(images: np.ndarray, labels: list[str]) -> Image.Image:
-    """uint8 [rows, cols, H, W] as a grid with each row's label written at its left."""
+    """uint8 [rows, cols, H, W] as a grid with each row's label written at its left (LABEL_SCALE pixels a
+    model pixel)."""
     rows, cols, h, w = images.shape
-    grid = upscale(tile(images.reshape(rows * cols, h, w), cols=cols), GRID_DISPLAY_SIZE)
-    factor = grid.height // (rows * h + (rows - 1) * GRID_GAP)
-    font = ImageFont.load_default(size=max(12, 6 * factor))
-    margin = int(max(ImageDraw.Draw(grid).textlength(label, font=font) for label in labels)) + 3 * factor
+    grid = upscale(tile(images.reshape(rows * cols, h, w), cols=cols, gap=GRID_GAP), LABEL_SCALE)
+    font = ImageFont.load_default(size=6 * LABEL_SCALE)
+    margin = int(max(ImageDraw.Draw(grid).textlength(label, font=font) for label in labels)) + 3 * LABEL_SCALE
     canvas = Image.new("L", (grid.width + margin, grid.height), 0)
     canvas.paste(grid, (margin, 0))
     draw = ImageDraw.Draw(canvas)
     for r, label in enumerate(labels):
-        centre = r * (h + GRID_GAP) * factor + h * factor // 2
-        draw.text((factor, centre), label, fill=255, font=font, anchor="lm")
-    return canvas
+        centre = (r * (h + GRID_GAP) + h // 2) * LABEL_SCALE
+        draw.text((LABEL_SCALE, centre), label, fill=255, font=font, anchor="lm")
+    return with_cells(canvas, rows * cols, cols, (w * LABEL_SCALE, h * LABEL_SCALE), (margin, 0),
+                      GRID_GAP * LABEL_SCALE)
 
 
-def write_gif(frames: np.ndarray, path: Path, frame_ms: int = 80, target: int = DISPLAY_SIZE // 2,
-              comment: str = "") -> Path:
+def _layout(image: Image.Image) -> dict | None:
+    """The cell layout an image records, or None (one picture, or a layout that does not add up)."""
+    try:
+        layout = json.loads(image.info.get(CELLS_KEY, "null"))
+        count, cols, gap = (int(layout[key]) for key in ("count", "cols", "gap"))
+        (w, h), (left, top) = ([int(v) for v in layout[key]] for key in ("cell", "origin"))
+    except (TypeError, ValueError, KeyError):
+        return None
+    rows = math.ceil(count / cols) if cols > 0 else 0
+    fits = left + cols * (w + gap) - gap <= image.width and top + rows * (h + gap) - gap <= image.height
+    if not (count > 1 and cols > 0 and w > 0 and h > 0 and left >= 0 and top >= 0 and gap >= 0 and fits):
+        return None
+    return {"count": count, "cols": cols, "cell": (w, h), "origin": (left, top), "gap": gap}
+
+
+def cell_count(image: Image.Image) -> int:
+    """How many pictures an image holds (1 unless it is a grid)."""
+    layout = _layout(image)
+    return layout["count"] if layout else 1
+
+
+def cell_at(image: Image.Image, x: object, y: object) -> int | None:
+    """The index of the grid cell at image pixel (x, y), or None (not a grid, a gutter or outside)."""
+    layout = _layout(image)
+    if layout is None or not all(isinstance(v, int) and not isinstance(v, bool) for v in (x, y)):
+        return None
+    (w, h), (left, top), gap = layout["cell"], layout["origin"], layout["gap"]
+    col, x_in = divmod(x - left, w + gap)
+    row, y_in = divmod(y - top, h + gap)
+    index = row * layout["cols"] + col
+    inside = x >= left and y >= top and x_in < w and y_in < h and col < layout["cols"]
+    return index if inside and index < layout["count"] else None
+
+
+def cell_image(image: Image.Image, index: int) -> Image.Image:
+    """The picture in cell `index` of a grid (the image itself if it is not a grid)."""
+    layout = _layout(image)
+    if layout is None:
+        return image
+    (w, h), (left, top), gap = layout["cell"], layout["origin"], layout["gap"]
+    row, col = divmod(index, layout["cols"])
+    x, y = left + col * (w + gap), top + row * (h + gap)
+    picture = image.crop((x, y, x + w, y + h))
+    picture.info = {}  # the grid's layout and parameters describe the grid, not this picture
+    return picture
+
+
+def write_gif(frames: np.ndarray, path: Path, frame_ms: int = 80, target: int = GIF_SIZE, comment: str = "") -> Path:
     """Animated GIF of uint8 [T, H, W] frames, each upscaled crisply, looping forever, with an optional comment;
     a working file of the app (shown and downloaded, not kept past the process), so not flushed to disk."""
-    images = [upscale(frame, target) for frame in frames]
+    factor = max(1, target // max(frames.shape[1:3]))
+    images = [upscale(frame, factor) for frame in frames]
     return write_atomically(path, lambda file: images[0].save(file, format="GIF", save_all=True,
                                                               append_images=images[1:], duration=frame_ms,
                                                               loop=0, comment=comment), durable=False)

@@ -103,6 +103,12 @@ def read(path: str | Path) -> dict:
     return parse(text)
 
 
+def image_params(image: Image.Image) -> dict:
+    """The parameters embedded in a studio image (an empty dict if it carries none)."""
+    text = image.info.get(PNG_TEXT_KEY)
+    return {} if text is None else parse(text)
+
+
 def parse(text: str) -> dict:
     """Decode the JSON of a studio-parameters text chunk."""
     try:

@@ -25,6 +25,7 @@ from models.files import FileWriteError, write_atomically
 from models.loading import WeightFileError
 from models.registry import UnknownModelError
 from studio import files, outputs, pnginfo
+from studio.images import cell_at, cell_count
 from studio.pnginfo import NotAStudioPNGError
 from studio.serving import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB
 
@@ -39,10 +40,29 @@ class Cancelled(Exception):
 USER_ERRORS = (InvalidRequestError, UnknownModelError, NotAStudioPNGError, WeightFileError, FileWriteError, Cancelled)
 
 # Browsers smooth upscaled images by default; model pixels should stay square. `fill` blows a small
-# input image (a 28x28 example) up to its box.
+# input image (a 28x28 example) up to its box. browser.js sizes `.whole-pixels` images.
 CSS = """
-.crisp img, .crisp canvas { image-rendering: pixelated; image-rendering: crisp-edges; }
+.crisp img, .crisp canvas, #history-gallery img { image-rendering: pixelated; image-rendering: crisp-edges; }
 .fill img { width: 100%; height: 100%; object-fit: contain; }
+.pick-cells img { cursor: crosshair; }
+/* the result stays in view: beside the controls while they scroll on wide screens, first on a phone */
+@media (min-width: 1024px) {
+  .result-column { position: sticky; top: 8px; align-self: flex-start; }
+}
+.gradio-container { overflow: clip !important; }  /* clips like Gradio's "hidden" without breaking sticky */
+@media (max-width: 767px) {
+  .result-column { order: -1; }
+}
+/* a swipe that starts on a slider scrolls the page (browser.js keeps the value) */
+input[type=range] { touch-action: pan-y; }
+/* errors appear at the bottom, clear of the History toggle and the results */
+.toast-wrap { top: auto !important; bottom: var(--size-4); }
+.skip-link-block { height: 0; min-height: 0 !important; margin-bottom: calc(-1 * var(--layout-gap)); }
+.skip-link { position: absolute; left: -10000px; }
+.skip-link:focus { position: static; display: inline-block; padding: 4px 8px; background: #1d4ed8; color: #fff; }
+.direction-slider label span { white-space: nowrap; }
+.direction-row { flex-wrap: nowrap !important; }
+.direction-row > * { min-width: 0 !important; }
 /* WCAG AA: text at least 4.5:1 on its background (Gradio's orange gives 2.8 to 3.6, its slider ends 1.9) */
 :root, .dark {
   --button-primary-background-fill: #c2410c; --button-primary-background-fill-hover: #9a3412;
@@ -298,9 +318,12 @@ class TabParts(NamedTuple):
 
 
 def received_image(image: Image.Image | None) -> Image.Image:
-    """A sent image, as an image input takes it."""
+    """A sent image, as an image input takes it: one picture, not a grid of them."""
     if image is None:
         raise gr.Error("There is no image to send yet.", print_exception=False)
+    if (count := cell_count(image)) > 1:
+        raise gr.Error(f"This result holds {count} pictures: click the one you want, then send it.",
+                       print_exception=False)
     return image
 
 
@@ -380,9 +403,33 @@ def cancellable_progress(progress: gr.Progress, desc: str, request: gr.Request |
     return report
 
 
-def result_image(label: str, **kwargs) -> gr.Image:
-    """An output image of model pixels: lossless PNG (it carries the parameters), crisp when upscaled."""
-    return StudioImage(label=label, type="pil", format="png", interactive=False, elem_classes="crisp", **kwargs)
+def result_image(label: str, pick_cells: bool = False, **kwargs) -> gr.Image:
+    """An output image of model pixels: lossless PNG (it carries the parameters), drawn at a whole number of
+    screen pixels per model pixel. With `pick_cells`, a click on a grid's cell reports that cell's pixels."""
+    classes = ["crisp", "whole-pixels"] + (["pick-cells"] if pick_cells else [])
+    return StudioImage(label=label, type="pil", format="png", interactive=False, elem_classes=classes,
+                       alt_text=label, **kwargs)
+
+
+def skip_link(tab_id: str) -> None:
+    """The tab's first stop for the keyboard: a link, visible when focused, that jumps to the tab's results."""
+    gr.HTML(f'<a class="skip-link" href="#{tab_id}-result">Skip to the result</a>', padding=False,
+            container=False, elem_classes="skip-link-block")
+
+
+def result_column(tab_id: str, scale: int = 2) -> gr.Column:
+    """The column of a tab's results: it stays in view beside the controls on wide screens and comes first on
+    a phone (see CSS)."""
+    return gr.Column(scale=scale, elem_id=f"{tab_id}-result", elem_classes="result-column")
+
+
+def picked_cell(image: Image.Image | None, evt: gr.SelectData) -> tuple[int, dict] | None:
+    """(cell index, the grid's parameters) of a click on a grid result, or None (one picture, a gutter)."""
+    position = evt.index
+    if image is None or not isinstance(position, list | tuple) or len(position) != 2:
+        return None
+    index = cell_at(image, *position)
+    return None if index is None else (index, pnginfo.image_params(image))
 
 
 def user_errors(fn: Callable) -> Callable:
@@ -453,6 +500,32 @@ def save_for_download(image: Image.Image | None) -> str | None:
     params = pnginfo.parse(image.info[pnginfo.PNG_TEXT_KEY])
     path = files.private_folder("downloads") / f"{outputs.file_stem(params)}.png"
     return str(write_atomically(path, outputs.png_bytes(image), durable=False))
+
+
+def alt_text(image: Image.Image | None, label: str) -> str:
+    """What a result image is, for screen readers: its caption (tab, model, seed, settings) and, for a grid,
+    how many pictures it holds."""
+    if image is None or pnginfo.PNG_TEXT_KEY not in image.info:
+        return label
+    try:
+        caption = outputs.describe(pnginfo.parse(image.info[pnginfo.PNG_TEXT_KEY]))
+    except NotAStudioPNGError:
+        return label
+    count = cell_count(image)
+    return f"{label}: {caption}" + (f" (a grid of {count} pictures: click one to pick it)" if count > 1 else "")
+
+
+def finish_results(events: list, image: gr.Image, save: gr.DownloadButton | None = None) -> None:
+    """After each of `events`: the image gets its alt text and the Save button (if any) the image's file."""
+    label = image.label
+
+    @user_errors
+    def finish(value: Image.Image | None):
+        described = gr.Image(alt_text=alt_text(value, label))
+        return (described, save_for_download(value)) if save else described
+
+    for event in events:
+        event.then(finish, image, [image, save] if save else image, api_visibility="private")
 
 
 def example_path(examples: list[tuple[str, str]], index: object) -> str:

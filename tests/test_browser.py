@@ -31,7 +31,8 @@ TABS = {  # tab button -> labels of the main controls it shows
     "Class-conditional": ["Class", "Seed", "Result", "Morph animation (GIF)"],
     "VAE interpolation": ["Slot A", "Slot B", "Examples and drawings fill slot", "Test-set examples (click to use)",
                           "Animation (GIF)"],
-    "Inpainting": ["Image: paint over the part to fill", "Mask dilation (pixels)", "Result"],
+    "Inpainting": ["Image: paint over the part to fill", "Mask dilation (pixels)", "Before and after: drag the handle",
+                   "Example photos (DTD, held out from training): click to use"],
     "Texture": ["Image", "DTD examples, two per class (click to use)", "Top 5 classes"],
     "PNG info": ["Studio PNG or GIF", "Parameters"],
 }
@@ -50,13 +51,26 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, app_url):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+def open_studio(browser, app_url, width: int, height: int, touch: bool = False):
+    """A new browser context showing the studio at `width` x `height` (with touch: as a phone)."""
+    context = browser.new_context(viewport={"width": width, "height": height}, has_touch=touch, is_mobile=touch)
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     page.goto(app_url)
     expect(page.get_by_role("tab", name="Latent sampling")).to_be_visible(timeout=TIMEOUT_MS)
+    return context, page
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context, page = open_studio(browser, app_url, 1440, 900)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def phone(browser, app_url):
+    context, page = open_studio(browser, app_url, 390, 844, touch=True)
     yield page
     context.close()
 
@@ -230,17 +244,16 @@ def test_inpainting_fills_a_painted_stroke(page, tmp_path):
     expect(page.locator("#inpaint-editor .zoom-number")).to_be_visible()
     page.locator("#inpaint-editor input[type=file]").set_input_files(source)
     wait_until(page, lambda: editor_shows_a_picture(page), "the uploaded photo never showed in the editor")
-    page.locator("#inpaint-editor").get_by_role("button", name="Brush", exact=True).click()
-    box = canvas.bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    # One horizontal stroke across the middle. Few steps: each mouse event costs the software-rendered canvas ~1 s.
-    page.mouse.move(cx - 70, cy)
-    page.mouse.down()
-    page.mouse.move(cx + 70, cy, steps=6)
-    page.mouse.up()
+    stroke_across_the_editor(page)
     panel(page).get_by_role("button", name="Inpaint", exact=True).click()
-    result = fetch_image(page, wait_for_image(page, "Result"))
+    compared = block(page, "Before and after: drag the handle").locator("img")
+    expect(compared).to_have_count(2, timeout=TIMEOUT_MS)
     screenshot(page, tmp_path, "inpaint")
+    before, result = sorted((fetch_image(page, img) for img in compared.all()),
+                            key=lambda image: "studio-parameters" in image.info)
+    assert before.size == result.size, "the result is not compared with the input at the same size"
+    boxes = [img.bounding_box() for img in compared.all()]
+    assert boxes[0] == boxes[1], "before and after are not in the same place"
 
     assert parameters(result)["hole_pixels"] > 0, "the stroke did not reach the mask"
     original = Image.open(source).resize(result.size)
@@ -249,6 +262,44 @@ def test_inpainting_fills_a_painted_stroke(page, tmp_path):
     rows, cols = np.nonzero(changed)
     h, w = changed.shape
     assert rows.min() < h / 2 < rows.max() and cols.min() < w / 2 < cols.max(), "the fill is not where we painted"
+    # the result goes back into the editor with an empty mask, ready for another round
+    panel(page).get_by_role("button", name="Continue editing (result back into the editor)").click()
+    page.wait_for_timeout(1000)
+    panel(page).get_by_role("button", name="Inpaint", exact=True).click()
+    expect(page.locator(".toast-body")).to_contain_text("The mask is empty", timeout=TIMEOUT_MS)
+
+
+def stroke_across_the_editor(page) -> None:
+    """One horizontal brush stroke across the middle of the inpainting editor."""
+    page.locator("#inpaint-editor").get_by_role("button", name="Brush", exact=True).click()
+    box = page.locator("#inpaint-editor canvas").first.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    # Few steps: each mouse event costs the software-rendered canvas ~1 s.
+    page.mouse.move(cx - 70, cy)
+    page.mouse.down()
+    page.mouse.move(cx + 70, cy, steps=6)
+    page.mouse.up()
+
+
+def test_inpainting_examples_fill_on_stroke_end_and_invert_the_mask(page):
+    open_tab(page, "Inpainting")
+    expect(page.locator("#inpaint-editor .zoom-number")).to_be_visible()
+    thumbnails(page, "Example photos (DTD, held out from training): click to use").nth(7).click()  # cracked
+    wait_until(page, lambda: editor_shows_a_picture(page), "the example never showed in the editor")
+    panel(page).get_by_label("Fill as soon as a stroke ends").check()
+    stroke_across_the_editor(page)
+    compared = block(page, "Before and after: drag the handle").locator("img")
+    expect(compared).to_have_count(2, timeout=TIMEOUT_MS)  # filled without pressing Inpaint
+    filled = next(image for image in (fetch_image(page, img) for img in compared.all()) if image.info)
+    hole = parameters(filled)["hole_pixels"]
+    assert 0 < hole < 0.5 * filled.width * filled.height
+    panel(page).get_by_label("Fill as soon as a stroke ends").uncheck()
+    panel(page).get_by_role("button", name="Invert mask").click()
+    page.wait_for_timeout(1000)
+    panel(page).get_by_role("button", name="Inpaint", exact=True).click()
+    wait_until(page, lambda: any(fetch_image(page, img).info and parameters(fetch_image(page, img))["hole_pixels"]
+                                 > 0.5 * filled.width * filled.height for img in compared.all()),
+               "the inverted mask was not filled")
 
 
 def test_texture_example_is_classified(page, tmp_path):
@@ -360,3 +411,162 @@ def test_every_text_meets_wcag_aa_contrast_and_controls_show_a_focus_ring(page):
     outline = page.evaluate("() => { const s = getComputedStyle(document.activeElement); "
                             "return [document.activeElement.type, s.outlineStyle, parseFloat(s.outlineWidth)]; }")
     assert outline[0] == "range" and outline[1] != "none" and outline[2] >= 2, outline
+
+
+# An afternoon without friction (issue 14): results in view at honest pixels, grids to pick from, keyboard, phone.
+
+DRAWN_JS = """img => { const r = img.getBoundingClientRect();
+  return {width: r.width, height: r.height, top: r.top, bottom: r.bottom, natural: img.naturalWidth,
+          naturalHeight: img.naturalHeight, alt: img.alt}; }"""
+
+
+def drawn(img) -> dict:
+    """Where and how big an <img> is drawn, and its natural size and alt text."""
+    return img.evaluate(DRAWN_JS)
+
+
+def scale_of(img) -> float:
+    """Screen pixels per image pixel (the page's device pixel ratio is 1), once the image is sized."""
+    expect(img).to_have_attribute("data-scale", re.compile(r"^\d+$"), timeout=TIMEOUT_MS)
+    box = drawn(img)
+    assert box["width"] / box["natural"] == box["height"] / box["naturalHeight"], box
+    return box["width"] / box["natural"]
+
+
+def slider_to(page, name: str, key: str, presses: int = 1) -> None:
+    page.get_by_role("slider", name=re.compile(rf"^range slider for {re.escape(name)}\b")).focus()
+    for _ in range(presses):
+        page.keyboard.press(key)
+
+
+def test_the_result_stays_in_view_at_whole_pixels_and_a_grid_cell_can_be_picked(page, tmp_path):
+    sample = wait_for_image(page, "Sample")
+    assert scale_of(sample) == 18  # 28 model pixels in a 518-pixel box: 18 screen pixels each, not 18.5
+    assert "fmnist-gan" in drawn(sample)["alt"] and "seed 42" in drawn(sample)["alt"]
+    slider_to(page, "PC10", "ArrowRight", 0)  # the last control: the page scrolls down to it
+    box = drawn(sample)
+    assert 0 <= box["top"] and box["bottom"] <= 900, f"the result left the screen: {box}"
+    expect(panel(page).locator(".direction-strip img")).to_have_count(10)
+    strip_heights = {drawn(img)["height"] for img in panel(page).locator(".direction-strip img").all()}
+    assert strip_heights and all(h >= 28 for h in strip_heights)
+
+    slider_to(page, "Samples", "End")  # 64 samples: 238 model pixels in a 518-pixel box are drawn 2x, not shrunk
+    wait_until(page, lambda: parameters(fetch_image(page, sample))["num_samples"] == 64, "no 64-sample grid")
+    assert scale_of(sample) == 2
+    slider_to(page, "Samples", "Home")
+    slider_to(page, "Samples", "ArrowRight", 8)  # 9 samples: a 3x3 grid from seeds 42 to 50
+    wait_until(page, lambda: parameters(fetch_image(page, sample))["num_samples"] == 9, "no 9-sample grid")
+    scale = scale_of(sample)
+    screenshot(page, tmp_path, "latent-grid")
+
+    # sending a grid asks for a cell, and the next action clears that error
+    panel(page).get_by_role("button", name="Send to VAE slot A").click()
+    error = page.locator(".toast-body.error")
+    expect(error).to_contain_text("holds 9 pictures: click the one you want", timeout=TIMEOUT_MS)
+    toggle = page.get_by_role("button", name="Toggle Sidebar").bounding_box()
+    toast = error.bounding_box()
+    assert toast["y"] > toggle["y"] + toggle["height"] or toast["x"] + toast["width"] < toggle["x"], "covers History"
+
+    box = sample.bounding_box()
+    page.mouse.click(box["x"] + scale * (30 + 14), box["y"] + scale * (30 + 14))  # the middle cell: seed 42 + 4
+    expect(error).to_have_count(0, timeout=TIMEOUT_MS)
+    expect(panel(page).get_by_label("Seed", exact=True)).to_have_value("46", timeout=TIMEOUT_MS)
+    expect(page.get_by_label("number input for Samples")).to_have_value("1")
+    wait_until(page, lambda: parameters(fetch_image(page, sample))["num_samples"] == 1, "the cell was not picked")
+    picked = fetch_image(page, sample)
+    assert parameters(picked)["seed"] == 46 and picked.size == (28, 28)
+    panel(page).get_by_role("button", name="Send to VAE slot A").click()
+    expect(page.get_by_role("tab", name="VAE interpolation")).to_have_attribute("aria-selected", "true")
+
+
+def test_one_drag_of_a_slider_is_one_history_item_and_one_file(page, outputs_dir):
+    wait_for_image(page, "Sample")
+    page.wait_for_timeout(1000 * BURST_S + 300)
+    page.get_by_role("button", name="Toggle Sidebar").click()
+    history = page.locator("#history-gallery button.thumbnail-item")
+    expect(history).to_have_count(0)  # the sample shown on opening is not something the person made
+    files_before = set(outputs_dir.glob("*-latent-*.png"))
+    slider = page.get_by_role("slider", name=re.compile(r"^range slider for PC3\b"))
+    slider.scroll_into_view_if_needed()
+    track = slider.bounding_box()
+    y = track["y"] + track["height"] / 2
+    page.mouse.move(track["x"] + track["width"] / 2, y)
+    page.mouse.down()
+    for step in range(1, 13):  # about a second of dragging: twelve values on the way
+        page.mouse.move(track["x"] + track["width"] / 2 + 6 * step, y)
+        page.wait_for_timeout(80)
+    page.mouse.up()
+    number = page.get_by_label(re.compile(r"^number input for PC3\b"))
+    expect(number).not_to_have_value("0")
+    page.wait_for_timeout(1000 * BURST_S + 1500)
+    expect(history).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(history.first.locator("img")).to_have_attribute("alt", re.compile(r"PC3 \+\d\.\d$"))
+    new_files = set(outputs_dir.glob("*-latent-*.png")) - files_before
+    assert len(new_files) == 1, sorted(p.name for p in new_files)
+    assert pnginfo.read(next(iter(new_files)))["directions"][2] == float(number.input_value())
+
+
+def test_strip_frames_are_large_and_grids_of_other_tabs_can_be_picked(page, tmp_path):
+    open_tab(page, "Class-conditional")
+    panel(page).get_by_role("button", name="Morph", exact=True).click()
+    gif = wait_for_image(page, "Morph animation (GIF)")
+    expect(gif).to_have_attribute("src", re.compile(r"\.gif$"), timeout=TIMEOUT_MS)
+    result = wait_for_image(page, "Result")
+    wait_until(page, lambda: parameters(fetch_image(page, result))["mode"] == "morph", "no morph strip")
+    assert 28 * scale_of(result) >= 84, "strip frames under 84 screen pixels"
+    panel(page).get_by_role("button", name="One of each").click()
+    wait_until(page, lambda: parameters(fetch_image(page, result))["mode"] == "one_of_each", "no one-of-each grid")
+    grid = fetch_image(page, result)
+    cell = json.loads(grid.info["studio-cells"])
+    scale = scale_of(result)
+    box = result.bounding_box()
+    x = cell["origin"][0] + 2 * (cell["cell"][0] + cell["gap"]) + cell["cell"][0] // 2  # third column ...
+    y = 7 * (cell["cell"][1] + cell["gap"]) + cell["cell"][1] // 2  # ... of the eighth row: Sneaker, seed 0 + 2
+    page.mouse.click(box["x"] + scale * x, box["y"] + scale * y)
+    expect(panel(page).get_by_label("Class", exact=True)).to_have_value("Sneaker", timeout=TIMEOUT_MS)
+    expect(panel(page).get_by_label("Seed", exact=True)).to_have_value("2")
+    wait_until(page, lambda: parameters(fetch_image(page, result)) .get("num_samples") == 1, "the cell was not picked")
+    screenshot(page, tmp_path, "conditional")
+
+
+def test_keyboard_reaches_the_results_actions_in_a_few_presses(page):
+    wait_for_image(page, "Sample")
+    skip = panel(page).get_by_role("link", name="Skip to the result")
+    skip.focus()
+    expect(skip).to_be_visible()
+    page.keyboard.press("Enter")
+    on_an_action = ("() => !!document.activeElement.closest('#latent-result') "
+                    "&& document.activeElement.tagName === 'BUTTON'")
+    presses = 0
+    while presses < 5:
+        page.keyboard.press("Tab")
+        presses += 1
+        if page.evaluate(on_an_action):
+            break
+    assert page.evaluate(on_an_action) and presses <= 4, f"{presses} presses and no result action has the focus"
+
+
+
+def test_a_phone_reaches_every_tab_sees_the_result_first_and_swipes_without_moving_sliders(phone, tmp_path):
+    for tab in TABS:
+        button = phone.get_by_role("tab", name=tab)
+        expect(button).to_be_visible()
+        box = button.bounding_box()
+        assert 0 <= box["x"] and box["x"] + box["width"] <= 390, f"{tab} is off the screen"
+    sample = wait_for_image(phone, "Sample")
+    assert sample.bounding_box()["y"] < panel(phone).get_by_label("Model").bounding_box()["y"], "the result is last"
+    slider = phone.get_by_role("slider", name=re.compile(r"^range slider for PC2\b"))
+    slider.scroll_into_view_if_needed()
+    box = slider.bounding_box()
+    x, y = box["x"] + box["width"] * 0.8, box["y"] + box["height"] / 2
+    scrolled = phone.evaluate("() => window.scrollY")
+    cdp = phone.context.new_cdp_session(phone)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+    for step in range(1, 11):
+        cdp.send("Input.dispatchTouchEvent",
+                 {"type": "touchMove", "touchPoints": [{"x": x - step, "y": y - 25 * step}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    phone.wait_for_timeout(1000)
+    assert phone.evaluate("() => window.scrollY") > scrolled, "the swipe did not scroll the page"
+    expect(phone.get_by_label(re.compile(r"^number input for PC2\b"))).to_have_value("0")
+    screenshot(phone, tmp_path, "phone")

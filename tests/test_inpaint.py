@@ -11,7 +11,7 @@ from models.data.masks import MASK_KINDS, brush_mask
 from models.errors import InvalidRequestError
 from models.registry import ASSETS_DIR
 from studio import pnginfo
-from studio.tabs.inpaint import EMPTY_MASK_NOTICE, editor_image_and_mask
+from studio.tabs.inpaint import EMPTY_MASK_NOTICE, editor_image_and_mask, invert_mask
 
 MODEL = "photo-inpaint"
 PHOTO = ASSETS_DIR / "examples" / "dtd" / "cracked_0048.jpg"  # DTD val1: never seen in training
@@ -108,6 +108,17 @@ def test_editor_layers_become_the_mask():
     assert image.shape == (64, 64, 3) and mask.sum() == 20 * 20 and mask[25, 15]
     with pytest.raises(InvalidRequestError, match="Upload, paste or send an image first"):
         editor_image_and_mask({"background": None, "layers": [], "composite": None})
+
+
+def test_invert_mask_paints_everything_that_was_not_painted():
+    background = Image.fromarray(photo(64))
+    layer = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    layer.paste((255, 46, 136, 178), (10, 20, 30, 40))
+    inverted = invert_mask({"background": background, "layers": [layer], "composite": background})
+    _, mask = editor_image_and_mask(inverted)
+    assert mask.sum() == 64 * 64 - 20 * 20 and not mask[25, 15] and mask[0, 0]
+    _, again = editor_image_and_mask(invert_mask(inverted))
+    assert again.sum() == 20 * 20 and again[25, 15]
 
 
 def save(tmp_path, name: str, array: np.ndarray, mode: str | None = None) -> str:

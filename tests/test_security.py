@@ -195,9 +195,9 @@ def test_a_crafted_png_writes_nothing_outside_the_studios_folders(studio_app, ou
     attack_dir = Path("/tmp/studio-attack")
     uploaded = upload(app_url, crafted_png(tmp_path, params))
     before = set(outputs_dir.iterdir())
-    savers = [(i, fn) for i, fn in demo.fns.items() if fn.name in ("save_for_download", "<lambda>")
+    savers = [(i, fn) for i, fn in demo.fns.items() if fn.name in ("finish", "<lambda>")
               and any(isinstance(c, AdmitsFiles) for c in fn.inputs)]
-    assert len([fn for _, fn in savers if fn.name == "save_for_download"]) >= 5
+    assert len([fn for _, fn in savers if fn.name == "finish"]) >= 5
     for index, fn in savers:
         data = [file_payload(c, uploaded, meta=True) if isinstance(c, AdmitsFiles) else default_input(c)
                 for c in fn.inputs]

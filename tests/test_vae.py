@@ -13,6 +13,7 @@ from models.errors import InvalidRequestError
 from models.evaluate import classifier_outputs
 from models.loading import load
 from studio import pnginfo
+from studio.images import cell_count, cell_image
 from studio.tabs.vae import EXAMPLES_DIR
 
 VAE = "fmnist-vae"
@@ -24,14 +25,11 @@ def pixels(path: str) -> np.ndarray:
     return np.asarray(Image.open(path).convert("L"))
 
 
-def cells(path: str, count: int, per_row: int = 16) -> np.ndarray:
-    """Cut a crisp strip or grid of 28x28 cells (2-pixel gutters) back into model pixels."""
-    image = pixels(path)
-    cols = min(count, per_row)
-    factor = image.shape[1] // (cols * 28 + (cols - 1) * 2)
-    small = image[::factor, ::factor]
-    return np.stack([small[(i // cols) * 30 : (i // cols) * 30 + 28, (i % cols) * 30 : (i % cols) * 30 + 28]
-                     for i in range(count)])
+def cells(path: str) -> np.ndarray:
+    """The pictures of a grid or strip result, cut out where the image says its cells lie."""
+    image = Image.open(path)
+    image.load()
+    return np.stack([np.asarray(cell_image(image, i).convert("L")) for i in range(cell_count(image))])
 
 
 def test_the_shipped_examples_cover_every_class():
@@ -96,7 +94,7 @@ def test_model_layer_refuses_bad_requests(call, message):
 def test_api_interpolate_returns_frames_from_a_to_b_and_a_gif(client):
     strip, gif = client.predict(VAE, handle_file(BOOT), handle_file(DRESS), 12, "slerp", True,
                                 api_name="/interpolate")
-    frames = cells(strip, 12)
+    frames = cells(strip)
     expected = vae.interpolate(VAE, pixels(BOOT), pixels(DRESS), 12, "slerp", device="cpu")
     assert np.abs(frames.astype(int) - expected).max() <= 1
     ends = vae.reconstruct(VAE, np.stack([pixels(BOOT), pixels(DRESS)]), device="cpu")
@@ -111,7 +109,7 @@ def test_api_interpolate_returns_frames_from_a_to_b_and_a_gif(client):
 def test_api_linear_and_slerp_differ(client):
     linear, _ = client.predict(VAE, handle_file(BOOT), handle_file(DRESS), 5, "linear", False, api_name="/interpolate")
     slerp, gif = client.predict(VAE, handle_file(BOOT), handle_file(DRESS), 5, "slerp", False, api_name="/interpolate")
-    assert not np.array_equal(cells(linear, 5)[2], cells(slerp, 5)[2])
+    assert not np.array_equal(cells(linear)[2], cells(slerp)[2])
     with Image.open(gif) as animation:
         assert animation.n_frames == 5
 
@@ -125,7 +123,7 @@ def test_api_encode_returns_the_posterior_mean(client):
 
 def test_api_walk_and_png_restore(client):
     path = client.predict(VAE, handle_file(BOOT), handle_file(DRESS), None, None, 4, 7, api_name="/walk")
-    grid = cells(path, 16, per_row=4)
+    grid = cells(path)
     ends = vae.reconstruct(VAE, np.stack([pixels(BOOT), pixels(DRESS)]), device="cpu")
     assert np.abs(grid[[0, 3]].astype(int) - ends).max() <= 1
     params = pnginfo.read(path)

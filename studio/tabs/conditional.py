@@ -11,7 +11,7 @@ from models import conditional, sampling
 from models.data.fashion_mnist import CLASS_NAMES
 from models.errors import shown
 from studio import files, pnginfo
-from studio.images import grid_image, labelled_rows_image, strip_image, write_gif
+from studio.images import cell_image, grid_image, labelled_rows_image, strip_image, write_gif
 from studio.outputs import file_stem
 from studio.ui import (
     BATCH_SIZE,
@@ -20,14 +20,17 @@ from studio.ui import (
     StudioImage,
     TabParts,
     cancel_button,
+    finish_results,
     model_card,
     model_choices,
+    picked_cell,
     restored_model,
     restored_number,
+    result_column,
     result_image,
-    save_for_download,
     send_buttons,
     serve_batch,
+    skip_link,
     tab_parameters,
     user_errors,
     whole_number,
@@ -93,16 +96,33 @@ def morph(model_id: str, class_a: str, class_b: str, steps: float, seed: float, 
     return pnginfo.embed(strip_image(frames), params), str(gif)
 
 
+@user_errors
+def pick(image: Image.Image | None, evt: gr.SelectData):
+    """A click on a cell: in a Generate grid, that sample alone (its seed the working seed); in One of each, that
+    class at that seed; in a morph, that frame. Returns class, samples, seed and the new result."""
+    picked = picked_cell(image, evt)
+    if picked is None:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    index, params = picked
+    model_id, class_name, n, seed, psi, _, _, _, mode = controls_of(params)
+    if mode == "morph":
+        frame = pnginfo.embed(cell_image(image, index), {**pnginfo.image_params(image), "frame": index + 1})
+        return gr.skip(), gr.skip(), gr.skip(), frame
+    if mode == "one_of_each":
+        row, column = divmod(index, n)
+        class_name, index = CLASS_NAMES[row], column
+    return class_name, 1, seed + index, generate(model_id, class_name, 1, seed + index, psi)
+
+
 def restored_class(name: object) -> str:
     if name not in CLASS_NAMES:
         raise pnginfo.NotAStudioPNGError("That PNG names a class this model does not have.")
     return name
 
 
-@user_errors
-def restore(png_path: str | None):
-    """Controls and image of a studio PNG from this tab (generate, one-of-each or morph)."""
-    params = tab_parameters(png_path, "conditional", "class-conditional")
+def controls_of(params: dict) -> tuple:
+    """The checked control values of a conditional PNG's parameters: model, class, samples, seed, psi, morph
+    classes, steps, and the mode."""
     try:
         model_id, mode = restored_model(params["model_id"]), params["mode"]
         seed = restored_number(params["seed"], (0, sampling.MAX_SEED))
@@ -114,26 +134,40 @@ def restore(png_path: str | None):
                                          ("class_b", CLASS_NAMES[1])))
     except KeyError as error:
         raise pnginfo.NotAStudioPNGError("That PNG's parameters are incomplete.") from error
+    if mode not in ("generate", "one_of_each", "morph"):
+        raise pnginfo.NotAStudioPNGError(f"Unknown mode {shown(mode)} in that PNG.")
+    return model_id, class_name, n, seed, psi, class_a, class_b, steps, mode
+
+
+@user_errors
+def restore(png_path: str | None):
+    """Controls and image of a studio PNG from this tab (generate, one-of-each, a morph or one of its frames)."""
+    params = tab_parameters(png_path, "conditional", "class-conditional")
+    model_id, class_name, n, seed, psi, class_a, class_b, steps, mode = controls_of(params)
     if mode == "generate":
         image = generate(model_id, class_name, n, seed, psi)
     elif mode == "one_of_each":
         image = one_of_each(model_id, n, seed, psi)
-    elif mode == "morph":
-        image, _ = morph(model_id, class_a, class_b, steps, seed, psi)
     else:
-        raise pnginfo.NotAStudioPNGError(f"Unknown mode {shown(mode)} in that PNG.")
+        image, _ = morph(model_id, class_a, class_b, steps, seed, psi)
+        frame = params.get("frame")
+        if frame is not None:
+            frame = restored_number(frame, (1, steps))
+            image = pnginfo.embed(cell_image(image, frame - 1), {**pnginfo.image_params(image), "frame": frame})
     return model_id, class_name, n, seed, psi, class_a, class_b, steps, image
 
 
 def build(demo: gr.Blocks) -> TabParts:
     choices = model_choices(conditional.TASK, DEFAULT_MODEL)
+    skip_link("conditional")
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model", allow_custom_value=True)
             model_card(model)
             class_name = gr.Dropdown(list(CLASS_NAMES), value=CLASS_NAMES[0], label="Class", allow_custom_value=True)
             num_samples = gr.Slider(1, sampling.MAX_SAMPLES, value=8, step=1, label="Samples",
-                                    info=f"One of each uses up to {MAX_ONE_OF_EACH_COLUMNS} columns.")
+                                    info=f"One of each uses up to {MAX_ONE_OF_EACH_COLUMNS} columns. "
+                                         "Click a picture in a grid to pick it.")
             with gr.Row():
                 seed = gr.Number(value=0, step=1, label="Seed", info=f"0 to {sampling.MAX_SEED}", scale=3)
                 dice = gr.Button("Random seed", scale=1)
@@ -151,15 +185,16 @@ def build(demo: gr.Blocks) -> TabParts:
                 with gr.Row():
                     morph_button = gr.Button("Morph")
                     cancel = cancel_button()
-        with gr.Column(scale=2):
-            image = result_image("Result", height=640)
+        with result_column("conditional"):
+            image = result_image("Result", pick_cells=True, height=560)
             send = send_buttons(image)
-            gif = StudioImage(label="Morph animation (GIF)", type="filepath", elem_classes="crisp", interactive=False,
-                           height=240)
             with gr.Row():
-                save = gr.DownloadButton("Save PNG", value=None)
-                restore_file = FileInput(label="Restore parameters from a studio PNG", file_types=[".png"],
-                                       type="filepath", height=120)
+                gif = StudioImage(label="Morph animation (GIF)", type="filepath", elem_classes="crisp",
+                                  interactive=False, height=240)
+                with gr.Column():
+                    save = gr.DownloadButton("Save PNG", value=None)
+                    restore_file = FileInput(label="Restore parameters from a studio PNG", file_types=[".png"],
+                                             type="filepath", height=120)
 
     morphed = morph_button.click(morph, [model, class_a, class_b, steps, seed, psi], [image, gif], api_name="morph")
     wire_cancel(cancel, [morphed])
@@ -171,11 +206,11 @@ def build(demo: gr.Blocks) -> TabParts:
         dice.click(lambda: random.randint(0, sampling.MAX_SEED - sampling.MAX_SAMPLES), None, seed,
                    api_visibility="private").then(generate, [model, class_name, num_samples, seed, psi], image,
                                                  api_visibility="private"),
+        image.select(pick, image, [class_name, num_samples, seed, image], api_visibility="private"),
     ]
     restored_outputs = [model, class_name, num_samples, seed, psi, class_a, class_b, steps, image]
     restored = restore_file.upload(restore, restore_file, restored_outputs, api_name="restore_conditional",
                                    api_visibility="undocumented")
-    for event in [*made, restored]:
-        event.then(save_for_download, image, save, api_visibility="private")
+    finish_results([*made, restored], image, save)
     return TabParts(send=send, made=[(event, image) for event in made],
                     restorer=Restorer("conditional", restore, restored_outputs), receivers={})

@@ -7,7 +7,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from models import inpaint, vae
+from models import inpaint, registry, vae
 from models.errors import InvalidRequestError
 from models.image_input import check_size, open_image, to_rgb
 from studio import pnginfo
@@ -20,13 +20,17 @@ from studio.ui import (
     TabParts,
     cancel_button,
     cancellable_progress,
+    example_path,
+    finish_results,
     model_card,
     model_choices,
+    received_image,
     restored_model,
     restored_number,
+    result_column,
     result_image,
-    save_for_download,
     send_buttons,
+    skip_link,
     tab_parameters,
     user_errors,
     whole_number,
@@ -35,6 +39,8 @@ from studio.ui import (
 
 DEFAULT_MODEL = "photo-inpaint"
 MASK_COLOUR = ("#ff2e88", 0.7)  # the brush: a translucent pink that shows what lies under it
+MASK_RGBA = (255, 46, 136, 179)  # the same, as a layer's pixels
+EXAMPLES_DIR = registry.ASSETS_DIR / "examples" / "dtd"
 EMPTY_MASK_NOTICE = "The mask is empty: paint over the part to fill. The image is returned unchanged."
 
 
@@ -87,11 +93,51 @@ def inpaint_editor(value: dict | None, model_id: str, dilation: float, feather: 
     return run(model_id, image, mask, dilation, feather, progress, request)
 
 
+def inpaint_on_stroke(value: dict | None, model_id: str, dilation: float, feather: float, fill_on_stroke: bool,
+                      request: gr.Request = None, progress: gr.Progress = gr.Progress()):
+    """The editor changed: fill at once if the person asked for that."""
+    if not fill_on_stroke:
+        return gr.skip()
+    return inpaint_editor(value, model_id, dilation, feather, request, progress)
+
+
 def continue_editing(result: Image.Image | None):
     """The result (or a sent image) becomes the editor's new background, with an empty mask layer."""
     if result is None:
         raise gr.Error("There is no image to edit yet.", print_exception=False)
     return {"background": result, "layers": [], "composite": result}
+
+
+def examples() -> list[tuple[str, str]]:
+    """(path, caption): the first shipped DTD photo of each class (held out from the inpainting training)."""
+    firsts = {}
+    for path in sorted(EXAMPLES_DIR.glob("*.jpg")):
+        firsts.setdefault(path.stem.rsplit("_", 1)[0], str(path))
+    return [(path, name) for name, path in firsts.items()]
+
+
+def pick_example(evt: gr.SelectData) -> dict:
+    """The clicked example in the editor, with an empty mask (looked up by index, not by the browser's path)."""
+    image = open_image(example_path(examples(), evt.index))
+    return {"background": image, "layers": [], "composite": image}
+
+
+@user_errors
+def invert_mask(value: dict | None) -> dict:
+    """The editor with its mask inverted: what was painted is kept, everything else will be filled."""
+    image, mask = editor_image_and_mask(value)
+    layer = np.zeros((*mask.shape, 4), np.uint8)
+    layer[~mask] = MASK_RGBA
+    painted = Image.fromarray(layer, "RGBA")
+    background = Image.fromarray(image)
+    return {"background": background, "layers": [painted],
+            "composite": Image.alpha_composite(background.convert("RGBA"), painted)}
+
+
+def before_after(value: dict | None, result: Image.Image | None):
+    """The editor's image and the result, for the before/after slider."""
+    background = (value or {}).get("background")
+    return None if background is None or result is None else (to_rgb(background), result)
 
 
 @user_errors
@@ -110,14 +156,17 @@ def restore(png_path: str | None):
 
 def build(demo: gr.Blocks) -> TabParts:
     choices = labelled_models()
+    skip_link("inpaint")
     with gr.Row():
         with gr.Column(scale=3):
             editor = EditorInput(
                 label="Image: paint over the part to fill", type="pil", image_mode="RGBA", format="png",
                 elem_id="inpaint-editor", sources=["upload", "clipboard", "webcam"], layers=False, transforms=(),
-                height=560,
+                height=480,
                 brush=gr.Brush(colors=[MASK_COLOUR], color_mode="fixed", default_size=24),
                 eraser=gr.Eraser(default_size=24))
+            gallery = gr.Gallery(examples(), label="Example photos (DTD, held out from training): click to use",
+                                 columns=5, height=270, allow_preview=False)
         with gr.Column(scale=2, min_width=320):
             model = gr.Dropdown(choices, value=choices[0][1] if choices else None, label="Model",
                                 allow_custom_value=True)
@@ -126,33 +175,43 @@ def build(demo: gr.Blocks) -> TabParts:
                                  info="grow the hole to cover the edges of what you painted over")
             feather = gr.Slider(*inpaint.FEATHER_RANGE, value=4, step=1, label="Feathering (pixels)",
                                 info="blend the fill into the picture over the inner edge of the hole")
+            fill_on_stroke = gr.Checkbox(value=False, label="Fill as soon as a stroke ends")
             with gr.Row():
                 run_button = gr.Button("Inpaint", variant="primary", scale=2)
                 cancel = cancel_button()
+                invert = gr.Button("Invert mask", scale=1)
             gr.Markdown("The brush size, eraser and undo are in the editor's toolbar. Pixels outside the "
                         "(dilated) mask are returned unchanged.")
     with gr.Row():
-        with gr.Column(scale=3):
-            result = result_image("Result", height=560)
+        with result_column("inpaint", scale=3):
+            compare = gr.ImageSlider(label="Before and after: drag the handle", type="pil", interactive=False,
+                                     height=480, max_height=460, format="png")
+            result = result_image("Result", visible=False)
             send = send_buttons(result, targets=("Texture", "VAE slot A", "VAE slot B"))
         with gr.Column(scale=2, min_width=320):
             again = gr.Button("Continue editing (result back into the editor)")
             save = gr.DownloadButton("Save PNG", value=None)
             restore_file = FileInput(label="Restore settings from a studio PNG of this tab", file_types=[".png"],
-                                   type="filepath", height=120)
+                                     type="filepath", height=120)
     with gr.Row(visible=False):
         api_image = ImageInput(label="image", type="pil", format="png")
         api_mask = MaskInput(label="mask (white or opaque = hole)", type="pil", format="png")
 
-    ran = run_button.click(inpaint_editor, [editor, model, dilation, feather], result, api_visibility="private")
+    editor_inputs = [editor, model, dilation, feather]
+    ran = run_button.click(inpaint_editor, editor_inputs, result, api_visibility="private")
+    stroked = editor.input(inpaint_on_stroke, [*editor_inputs, fill_on_stroke], result, api_visibility="private",
+                           trigger_mode="always_last")
     api = gr.Button(visible=False).click(inpaint_image, [api_image, api_mask, model, dilation, feather], result,
                                          api_name="inpaint")
-    for event in (ran, api):
-        event.then(save_for_download, result, save, api_visibility="private")
-    wire_cancel(cancel, [ran])
+    finish_results([ran, stroked, api], result, save)
+    for event in (ran, stroked):
+        event.success(before_after, [editor, result], compare, api_visibility="private")
+    wire_cancel(cancel, [ran, stroked])
+    invert.click(invert_mask, editor, editor, api_visibility="private")
+    gallery.select(pick_example, None, editor, api_visibility="private")
     again.click(continue_editing, result, editor, api_visibility="private")
     restore_file.upload(restore, restore_file, [model, dilation, feather, editor], api_name="restore_inpaint",
                         api_visibility="undocumented")
-    return TabParts(send=send, made=[(ran, result)],
+    return TabParts(send=send, made=[(ran, result), (stroked, result)],
                     restorer=Restorer("inpaint", restore, [model, dilation, feather, editor]),
-                    receivers={"Inpaint": (continue_editing, editor)})
+                    receivers={"Inpaint": (lambda image: continue_editing(received_image(image)), editor)})

@@ -8,21 +8,27 @@ import gradio as gr
 from PIL import Image
 
 from models import sampling
+from models.errors import InvalidRequestError
+from models.registry import UnknownModelError
 from studio import pnginfo
 from studio.images import grid_image
 from studio.ui import (
     BATCH_SIZE,
     FileInput,
     Restorer,
+    StudioImage,
     TabParts,
+    finish_results,
     model_card,
     model_choices,
+    picked_cell,
     restored_model,
     restored_number,
+    result_column,
     result_image,
-    save_for_download,
     send_buttons,
     serve_batch,
+    skip_link,
     tab_parameters,
     user_errors,
     whole_number,
@@ -74,10 +80,8 @@ def reset(model_id: str, seed: float, num_samples: float):
     return (1.0, *zeros, sample(model_id, seed, num_samples, 1.0, *zeros))
 
 
-@user_errors
-def restore(png_path: str | None):
-    """Read a studio PNG and return every control's value plus the regenerated image."""
-    params = tab_parameters(png_path, "latent", "latent-sampling")
+def controls_of(params: dict) -> tuple:
+    """The control values (model, seed, samples, psi, directions) of a latent PNG's parameters, checked."""
     try:
         model_id = restored_model(params["model_id"])
         seed = restored_number(params["seed"], (0, sampling.MAX_SEED))
@@ -87,23 +91,58 @@ def restore(png_path: str | None):
         if not isinstance(directions, list) or len(directions) > SLIDER_COUNT:
             raise pnginfo.NotAStudioPNGError("That PNG's latent parameters are damaged.")
         values = [restored_number(v, sampling.DIRECTION_RANGE, whole=False) for v in directions]
-        values += [0.0] * (SLIDER_COUNT - len(values))
     except KeyError as error:
         raise pnginfo.NotAStudioPNGError("That PNG's latent parameters are incomplete.") from error
-    image = sample(model_id, seed, n, psi, *values)
-    return (model_id, seed, n, psi, *values, image)
+    return model_id, seed, n, psi, *values, *[0.0] * (SLIDER_COUNT - len(values))
 
 
-def direction_slider(k: int, directions: sampling.LatentDirections) -> gr.Slider:
+@user_errors
+def restore(png_path: str | None):
+    """Read a studio PNG and return every control's value plus the regenerated image."""
+    controls = controls_of(tab_parameters(png_path, "latent", "latent-sampling"))
+    return (*controls, sample(*controls))
+
+
+@user_errors
+def pick_sample(image: Image.Image | None, evt: gr.SelectData):
+    """A click on a cell of a grid: that sample alone becomes the result, and its seed the working seed."""
+    picked = picked_cell(image, evt)
+    if picked is None:
+        return gr.skip(), gr.skip(), gr.skip()
+    index, params = picked
+    model_id, seed, _, psi, *values = controls_of(params)
+    return seed + index, 1, sample(model_id, seed + index, 1, psi, *values)
+
+
+def preview_strips(model_id: str, seed: float, psi: float, *direction_values: float) -> list[Image.Image | None]:
+    """Beside each direction slider, the current sample at -4, -2, 0, +2 and +4 along that direction."""
+    try:
+        rows = sampling.direction_previews(model_id, whole_number(seed, "Seed"), float(psi), direction_values)
+    except (InvalidRequestError, UnknownModelError, TypeError, ValueError):
+        return [None] * SLIDER_COUNT  # the result says what is wrong with the request
+    strips = [grid_image(row, cols=len(row)) for row in rows]
+    return strips + [None] * (SLIDER_COUNT - len(strips))
+
+
+def direction_row(k: int, directions: sampling.LatentDirections) -> tuple[gr.Slider, gr.Image]:
+    """A direction's slider and, beside it, the strip showing what it does."""
     share = f" · {100 * float(directions.explained_variance[k]):.1f}%" if k < len(directions) else ""
-    return gr.Slider(*sampling.DIRECTION_RANGE, value=0.0, step=0.1, label=f"PC{k + 1}{share}", min_width=160)
+    with gr.Row(equal_height=True, elem_classes="direction-row"):
+        slider = gr.Slider(*sampling.DIRECTION_RANGE, value=0.0, step=0.1, label=f"PC{k + 1}{share}", scale=3,
+                           min_width=200, elem_classes="direction-slider")
+        offsets = ", ".join(f"{v:+g}" for v in sampling.PREVIEW_OFFSETS)
+        strip = StudioImage(type="pil", format="png", interactive=False, show_label=False, container=False,
+                            elem_classes=["crisp", "whole-pixels", "direction-strip"], height=64, scale=2,
+                            min_width=150, buttons=[], alt_text=f"The sample at {offsets} along PC{k + 1}")
+    return slider, strip
 
 
 def build(demo: gr.Blocks) -> TabParts:
     choices = model_choices(sampling.TASK, DEFAULT_MODEL)
     directions = sampling.latent_directions(choices[0])
+    skip_link("latent")
     with gr.Row():
-        with gr.Column(scale=1, min_width=320):
+        with gr.Column(scale=5, min_width=320):
             model = gr.Dropdown(choices, value=choices[0], label="Model", allow_custom_value=True)
             model_card(model)
             with gr.Row():
@@ -112,21 +151,20 @@ def build(demo: gr.Blocks) -> TabParts:
             psi = gr.Slider(*sampling.PSI_RANGE, value=1.0, step=0.05, label="Truncation ψ",
                             info="Scales the latent toward its mean: lower is more typical, higher more varied.")
             num_samples = gr.Slider(1, sampling.MAX_SAMPLES, value=1, step=1, label="Samples",
-                                    info="More than one shows a grid from consecutive seeds.")
+                                    info="More than one shows a grid from consecutive seeds: click one to pick it.")
             with gr.Accordion("Principal directions (GANSpace), in standard deviations", open=True):
-                sliders = []
-                for first in range(0, SLIDER_COUNT, 2):
-                    with gr.Row():
-                        sliders += [direction_slider(k, directions) for k in (first, first + 1)]
+                gr.Markdown("Beside each slider: the sample at −4, −2, 0, +2 and +4 along that direction.")
+                sliders, strips = zip(*(direction_row(k, directions) for k in range(SLIDER_COUNT)), strict=True)
             reset_button = gr.Button("Reset ψ and directions")
-        with gr.Column(scale=2):
-            image = result_image("Sample", height=520)
+        with result_column("latent", scale=6):
+            image = result_image("Sample", pick_cells=True, height=520)
             send = send_buttons(image)
             with gr.Row():
                 save = gr.DownloadButton("Save PNG", value=None)
                 restore_file = FileInput(label="Restore parameters from a studio PNG", file_types=[".png"],
-                                       type="filepath", height=120)
+                                         type="filepath", height=120)
 
+    sliders, strips = list(sliders), list(strips)
     controls = [model, seed, num_samples, psi, *sliders]
     sampled = gr.on(
         triggers=[model.input, seed.submit, seed.blur, num_samples.input, psi.input, *[s.input for s in sliders]],
@@ -135,12 +173,16 @@ def build(demo: gr.Blocks) -> TabParts:
     )
     made = [sampled,
             dice.click(random_seed, [model, num_samples, psi, *sliders], [seed, image], api_visibility="private"),
-            reset_button.click(reset, [model, seed, num_samples], [psi, *sliders, image], api_visibility="private")]
+            reset_button.click(reset, [model, seed, num_samples], [psi, *sliders, image], api_visibility="private"),
+            image.select(pick_sample, image, [seed, num_samples, image], api_visibility="private")]
     restored = restore_file.upload(restore, restore_file, [*controls, image], api_name="restore_latent",
                                    api_visibility="undocumented")
-    for event in [*made, restored]:
-        event.then(save_for_download, image, save, api_visibility="private")
-    demo.load(sample, controls, image, api_visibility="private").then(
-        save_for_download, image, save, api_visibility="private")
+    loaded = demo.load(sample, controls, image, api_visibility="private")
+    finish_results([*made, restored, loaded], image, save)
+    strip_inputs = [model, seed, psi, *sliders]
+    gr.on([model.input, seed.submit, seed.blur, psi.input], preview_strips, strip_inputs, strips,
+          api_visibility="private", trigger_mode="always_last")
+    for event in [*made[1:], restored, loaded]:
+        event.then(preview_strips, strip_inputs, strips, api_visibility="private")
     return TabParts(send=send, made=[(event, image) for event in made],
                     restorer=Restorer("latent", restore, [*controls, image]), receivers={})

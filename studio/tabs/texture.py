@@ -22,7 +22,9 @@ from studio.ui import (
     model_choices,
     received_image,
     restored_model,
+    result_column,
     send_buttons,
+    skip_link,
     tab_parameters,
     user_errors,
     whole_number,
@@ -117,6 +119,7 @@ def examples() -> list[tuple[str, str]]:
 
 def build(demo: gr.Blocks) -> TabParts:
     choices = model_choices(texture.TASK, DEFAULT_MODEL)
+    skip_link("texture")
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model",
@@ -127,11 +130,12 @@ def build(demo: gr.Blocks) -> TabParts:
             gallery = gr.Gallery(examples(), label="DTD examples, two per class (click to use)", columns=5,
                                  height=240, allow_preview=False)
             classify_button = gr.Button("Classify", variant="primary")
-        with gr.Column(scale=1, min_width=320):
+        with result_column("texture", scale=1):
             scores = gr.Label(num_top_classes=TOP_CLASSES, label="Top 5 classes")
             label = gr.Dropdown([], label="Heatmap for class", allow_custom_value=True)
             heat = StudioImage(label="Where the network sees that class (class activation map)", type="pil",
-                               format="png", interactive=False, height=320)
+                               format="png", interactive=False, height=320,
+                               alt_text="Class activation map over the image")
             send = send_buttons(heat, targets=("Inpaint", "VAE slot A", "VAE slot B"))
     with gr.Row():
         with gr.Column(scale=1, min_width=320):

@@ -14,7 +14,7 @@ from models.data import fashion_mnist
 from models.errors import InvalidRequestError, shown
 from models.files import write_atomically
 from studio import files, pnginfo
-from studio.images import GRID_DISPLAY_SIZE, grid_image, strip_image, tile, upscale, write_gif
+from studio.images import cell_image, grid_image, strip_image, write_gif
 from studio.outputs import file_stem
 from studio.ui import (
     FileInput,
@@ -25,14 +25,17 @@ from studio.ui import (
     TabParts,
     cancel_button,
     example_path,
+    finish_results,
     model_card,
     model_choices,
+    picked_cell,
     received_image,
     restored_model,
     restored_number,
+    result_column,
     result_image,
-    save_for_download,
     send_buttons,
+    skip_link,
     tab_parameters,
     user_errors,
     whole_number,
@@ -58,7 +61,7 @@ def encode(model_id: str, image: Image.Image | None) -> tuple[Image.Image, list[
     pixels = model_view(image, "A")
     latent = vae.encode(model_id, pixels[None])
     reconstruction = vae.decode(model_id, latent)[0]
-    return upscale(tile(np.stack([pixels, reconstruction])), GRID_DISPLAY_SIZE // 3), latent[0].round(5).tolist()
+    return grid_image(np.stack([pixels, reconstruction])), latent[0].round(5).tolist()
 
 
 def preview(model_id: str, image: Image.Image | None) -> Image.Image | None:
@@ -100,14 +103,26 @@ def scrubber_frames(model_id: str, image_a, image_b, steps: float, path: str, pi
     frames, _ = interpolation_frames(model_id, image_a, image_b, steps, path, ping_pong)
     saved = write_atomically(files.private_folder("frames") / "frames.npy", lambda file: np.save(file, frames),
                              durable=False)
-    return str(saved), gr.Slider(minimum=1, maximum=len(frames), value=1, step=1), upscale(frames[0])
+    return str(saved), gr.Slider(minimum=1, maximum=len(frames), value=1, step=1), Image.fromarray(frames[0])
 
 
 def show_frame(frames_path: str | None, index: float) -> Image.Image | None:
     if frames_path is None or not Path(frames_path).exists():
         return None
     frames = np.load(frames_path, mmap_mode="r")
-    return upscale(np.asarray(frames[int(min(max(index, 1), len(frames))) - 1]))
+    return Image.fromarray(np.asarray(frames[int(min(max(index, 1), len(frames))) - 1]))
+
+
+def pick_frame(strip: Image.Image | None, evt: gr.SelectData):
+    """A click on a frame of the strip shows that frame in the scrubber."""
+    picked = picked_cell(strip, evt)
+    return gr.skip() if picked is None else picked[0] + 1
+
+
+def pick_walk_cell(grid: Image.Image | None, evt: gr.SelectData):
+    """A click on a cell of the walk shows that picture alone, ready to send."""
+    picked = picked_cell(grid, evt)
+    return gr.skip() if picked is None else cell_image(grid, picked[0])
 
 
 @user_errors
@@ -173,6 +188,7 @@ def use_drawing(sketch: dict | None, target: str):
 
 def build(demo: gr.Blocks) -> TabParts:
     choices = model_choices(vae.TASK, DEFAULT_MODEL)
+    skip_link("vae")
     with gr.Row():
         model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model", allow_custom_value=True)
         with gr.Column():
@@ -180,55 +196,62 @@ def build(demo: gr.Blocks) -> TabParts:
     slots, previews = {}, {}
     with gr.Row():
         for slot in "AB":
-            with gr.Column():
+            with gr.Column(min_width=240):
                 slots[slot] = ImageInput(label=f"Slot {slot}", sources=["upload", "clipboard", "webcam"], type="pil",
-                                         format="png", height=260, elem_classes=["crisp", "fill"])
-                previews[slot] = result_image(f"{slot}: what the model sees | its reconstruction", height=160)
-        with gr.Column():
+                                         format="png", height=280, elem_classes=["crisp", "fill"])
+                previews[slot] = result_image(f"{slot}: input | reconstruction", height=100)
+        with gr.Column(scale=2, min_width=300):
             target = gr.Radio(list(SLOTS), value="A", label="Examples and drawings fill slot")
-            gallery = gr.Gallery(examples(), label="Test-set examples (click to use)", columns=4, height=260,
-                                 allow_preview=False, elem_classes="crisp")
-            with gr.Accordion("Draw", open=False):
-                sketch = SketchInput(type="pil", image_mode="RGB", canvas_size=(280, 280), label="Drawing",
-                                      brush=gr.Brush(default_size=20, colors=["#000000"], color_mode="fixed"))
-                use_sketch = gr.Button("Use drawing")
-    with gr.Row():
-        with gr.Column(scale=1, min_width=320):
-            path = gr.Radio(list(vae.PATHS), value="slerp", label="Path",
-                            info="linear: straight line in latent space; slerp: along the sphere")
-            steps = gr.Slider(*vae.STEPS_RANGE, value=16, step=1, label="Steps")
-            ping_pong = gr.Checkbox(value=True, label="Ping-pong loop (GIF plays forward and back)")
-            with gr.Row():
-                interpolate_button = gr.Button("Interpolate A → B", variant="primary", scale=2)
-                cancel = cancel_button()
-        with gr.Column(scale=2):
-            strip = result_image("Interpolation")
-            send = send_buttons(strip)
-            with gr.Row():
-                with gr.Column():
-                    frame = result_image("Frame", height=240)
-                    scrub = gr.Slider(1, 16, value=1, step=1, label="Scrub through the frames")
-                    send += send_buttons(frame)
-                gif = StudioImage(label="Animation (GIF)", type="filepath", interactive=False, elem_classes="crisp",
-                               height=240)
-    with gr.Row():
-        with gr.Column(scale=1, min_width=320):
-            gr.Markdown("**2D latent walk**: A top left, B top right, C and D at the bottom. "
-                        "An empty C or D is a random latent drawn from the seed.")
-            with gr.Row():
-                for slot in "CD":
-                    slots[slot] = ImageInput(label=f"Slot {slot} (optional)", sources=["upload", "clipboard"],
-                                             type="pil", format="png", height=160, elem_classes=["crisp", "fill"])
-            size = gr.Slider(*vae.WALK_SIZE_RANGE, value=6, step=1, label="Grid size")
-            seed = gr.Number(value=0, step=1, label="Seed for empty corners")
-            walk_button = gr.Button("Walk")
-        with gr.Column(scale=2):
-            walk_image = result_image("Latent walk", height=520)
-            send += send_buttons(walk_image)
+            with gr.Tab("Examples"):
+                gallery = gr.Gallery(examples(), label="Test-set examples (click to use)", columns=5, height="auto",
+                                     allow_preview=False, elem_classes="crisp")
+            with gr.Tab("Draw"):
+                with gr.Row():
+                    sketch = SketchInput(type="pil", image_mode="RGB", canvas_size=(280, 280), label="Drawing",
+                                         brush=gr.Brush(default_size=20, colors=["#000000"], color_mode="fixed"),
+                                         height=300, min_width=220)
+                    use_sketch = gr.Button("Use drawing", scale=0, min_width=120)
+    with gr.Tab("Interpolate A → B"):
+        with gr.Row():
+            with gr.Column(scale=1, min_width=300):
+                gr.Markdown("Click a frame of the strip to see it alone, ready to send.")
+                path = gr.Radio(list(vae.PATHS), value="slerp", label="Path",
+                                info="linear: straight line in latent space; slerp: along the sphere")
+                steps = gr.Slider(*vae.STEPS_RANGE, value=16, step=1, label="Steps")
+                ping_pong = gr.Checkbox(value=True, label="Ping-pong loop (GIF plays forward and back)")
+                with gr.Row():
+                    interpolate_button = gr.Button("Interpolate A → B", variant="primary", scale=2)
+                    cancel = cancel_button()
+            with result_column("vae", scale=2):
+                strip = result_image("Interpolation", pick_cells=True, height=200)
+                with gr.Row():
+                    with gr.Column(min_width=200):
+                        frame = result_image("Frame", height=200)
+                        scrub = gr.Slider(1, 16, value=1, step=1, label="Scrub through the frames")
+                    gif = StudioImage(label="Animation (GIF)", type="filepath", interactive=False,
+                                      elem_classes="crisp", height=240, min_width=200)
+                send = send_buttons(frame)
+    with gr.Tab("2D latent walk"):
+        with gr.Row():
+            with gr.Column(scale=1, min_width=300):
+                gr.Markdown("A top left, B top right, C and D at the bottom. An empty C or D is a random latent "
+                            "drawn from the seed. Click a cell of the walk to pick it.")
+                with gr.Row():
+                    for slot in "CD":
+                        slots[slot] = ImageInput(label=f"Slot {slot} (optional)", sources=["upload", "clipboard"],
+                                                 type="pil", format="png", height=180, min_width=150,
+                                                 elem_classes=["crisp", "fill"])
+                size = gr.Slider(*vae.WALK_SIZE_RANGE, value=6, step=1, label="Grid size")
+                seed = gr.Number(value=0, step=1, label="Seed for empty corners")
+                walk_button = gr.Button("Walk", variant="primary")
+            with result_column("vae-walk", scale=2):
+                walk_image = result_image("Latent walk", pick_cells=True, height=420)
+                picked = result_image("Picked cell", height=120)
+                send += send_buttons(picked)
     with gr.Row():
         save = gr.DownloadButton("Save PNG", value=None)
         restore_file = FileInput(label="Restore from a studio PNG or GIF of this tab", file_types=[".png", ".gif"],
-                               type="filepath", height=120)
+                                 type="filepath", height=120)
     frames = gr.State(None)  # the path of the interpolation's frames (.npy)
     slot_list = [slots[s] for s in SLOTS]
     latent = gr.JSON(visible=False)
@@ -242,14 +265,19 @@ def build(demo: gr.Blocks) -> TabParts:
     interpolation_inputs = [model, slots["A"], slots["B"], steps, path, ping_pong]
     interpolated = interpolate_button.click(interpolate, interpolation_inputs, [strip, gif], api_name="interpolate")
     interpolated.success(scrubber_frames, interpolation_inputs, [frames, scrub, frame], api_visibility="private")
-    interpolated.then(save_for_download, strip, save, api_visibility="private")
     wire_cancel(cancel, [interpolated])
     scrub.change(show_frame, [frames, scrub], frame, api_visibility="private", trigger_mode="always_last")
+    strip.select(pick_frame, strip, scrub, api_visibility="private")
     walked = walk_button.click(walk, [model, *slot_list, size, seed], walk_image, api_name="walk")
-    walked.then(save_for_download, walk_image, save, api_visibility="private")
+    walk_image.select(pick_walk_cell, walk_image, picked, api_visibility="private")
     restored_outputs = [model, *slot_list, steps, path, ping_pong, size, seed, strip, gif, walk_image]
-    restore_file.upload(restore, restore_file, restored_outputs, api_name="restore_vae", api_visibility="undocumented")
+    restored = restore_file.upload(restore, restore_file, restored_outputs, api_name="restore_vae",
+                                   api_visibility="undocumented")
+    finish_results([interpolated], strip, save)
+    finish_results([walked], walk_image, save)
+    finish_results([restored], strip)
+    finish_results([restored], walk_image)
     return TabParts(send=send, made=[(interpolated, strip), (walked, walk_image)],
                     restorer=Restorer("vae", restore, restored_outputs),
                     receivers={"VAE slot A": (received_image, slots["A"]),
-                                          "VAE slot B": (received_image, slots["B"])})
+                               "VAE slot B": (received_image, slots["B"])})
