@@ -6,6 +6,7 @@
     python -m models.evaluate vae [--model fmnist-vae]
     python -m models.evaluate inpaint [--model photo-inpaint] [--data ../shared/data/dtd10] [--pictures DIR]
     python -m models.evaluate texture [--model dtd10-texture] [--data ../shared/data/dtd10]
+    python -m models.evaluate texture-map [--collages 50] [--window 0.2] [--data ../shared/data/dtd10]
 
 For generators it reports (a) the Frechet distance between the classifier's penultimate features
 of generated samples and of the test set, next to the same distance for real training images vs
@@ -21,7 +22,9 @@ seen in training) and reports the mean PSNR inside the hole for the model and, i
 for OpenCV's Telea inpainting and for a fill with the mean colour of the known pixels. For texture
 classifiers it reports the accuracy on a held-out DTD split (val1) with the confusion matrix, and, in
 the same run, a classical baseline: uniform LBP histograms at 3 scales plus an HSV colour histogram,
-classified by an RBF SVM (scikit-learn) trained on the training split.
+classified by an RBF SVM (scikit-learn) trained on the training split. For the texture map it
+makes seeded 2x2 collages of held-out photos of four different classes and reports the share of
+quarters the map labels by their class, next to the classifier's share on each quarter alone.
 `--write` records the numbers in each checkpoint's model.json.
 """
 
@@ -274,6 +277,50 @@ def evaluate_texture(model_ids: list[str], data: Path, train_split: str, split: 
     return results
 
 
+def square_photo(path: Path, size: int) -> np.ndarray:
+    """The centre square of a photo, resized to `size` pixels a side, RGB uint8."""
+    with Image.open(path) as image:
+        side = min(image.size)
+        left, top = (image.width - side) // 2, (image.height - side) // 2
+        square = image.convert("RGB").crop((left, top, left + side, top + side))
+    return np.asarray(square.resize((size, size), Image.Resampling.BICUBIC))
+
+
+def evaluate_texture_map(model_ids: list[str], data: Path, split: str, collages: int, window: float,
+                         seed: int) -> dict:
+    """Texture maps of 2x2 collages of held-out photos of four different classes (centre crops of 256
+    pixels, so each quarter is a DTD-sized photo), with a window of `window` times the collage's side: the
+    share of quarters whose most frequent label is their class, and the classifier's share on the quarters
+    alone for comparison."""
+    from models import texture
+    from models.data.photos import dtd_split
+
+    by_class: dict[str, list[Path]] = {}
+    for path, name in dtd_split(data, split):
+        by_class.setdefault(name, []).append(path)
+    if len(by_class) < 4:
+        raise SystemExit(f"a collage needs four classes; {data} has {len(by_class)} in {split}")
+    rng = np.random.default_rng(seed)
+    picks = [[(name, by_class[name][rng.integers(len(by_class[name]))])
+              for name in rng.choice(sorted(by_class), 4, replace=False)] for _ in range(collages)]
+    results = {}
+    for model_id in model_ids:
+        names = texture.class_names(model_id)
+        mapped, alone = [], []
+        for pick in picks:
+            quarters = [square_photo(path, 256) for _, path in pick]
+            collage = np.vstack([np.hstack(quarters[:2]), np.hstack(quarters[2:])])
+            labels, _ = texture.texture_map(model_id, collage, window=int(window * 512))
+            for i, (name, _) in enumerate(pick):
+                row, col = divmod(i, 2)
+                quarter = labels[row * 256 : (row + 1) * 256, col * 256 : (col + 1) * 256]
+                mapped.append(names[np.bincount(quarter.ravel()).argmax()] == name)
+                alone.append(next(iter(texture.classify(model_id, quarters[i]))) == name)
+        results[model_id] = {"collage_quarters_mapped_right": float(np.mean(mapped)),
+                             "collage_quarters_classified_right_alone": float(np.mean(alone))}
+    return results
+
+
 def _accuracy_and_confusion(predicted: np.ndarray, truth: np.ndarray, classes: list[str], split: str) -> dict:
     """Accuracy, recall per class, and the confusion matrix (rows: true class, columns: predicted; a
     prediction outside the data's classes counts in no column)."""
@@ -303,7 +350,7 @@ def write_metrics(model_id: str, metrics: dict) -> None:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m models.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=("classifier", "gan", "cgan", "vae", "inpaint", "texture"))
+    parser.add_argument("kind", choices=("classifier", "gan", "cgan", "vae", "inpaint", "texture", "texture-map"))
     parser.add_argument("--model", action="append", dest="models", help="checkpoint id (repeatable)")
     parser.add_argument("--samples", type=int, default=10000, help="gan: samples per model")
     parser.add_argument("--per-class", type=int, default=1000, help="cgan: samples per class")
@@ -317,11 +364,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--size", type=int, default=256, help="inpaint: side of the centre crop scored")
     parser.add_argument("--limit", type=int, default=None, help="inpaint: score only the first N photos")
     parser.add_argument("--pictures", type=Path, default=None, help="inpaint: write before/after pictures here")
+    parser.add_argument("--collages", type=int, default=50, help="texture-map: 2x2 collages of held-out photos")
+    parser.add_argument("--window", type=float, default=0.2, help="texture-map: window, fraction of the side")
     parser.add_argument("--write", action="store_true", help="record the metrics in model.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.data is None:
-        args.data = DTD_DIR if args.kind in ("inpaint", "texture") else fashion_mnist.DEFAULT_DIR
+        args.data = DTD_DIR if args.kind in ("inpaint", "texture", "texture-map") else fashion_mnist.DEFAULT_DIR
     if args.kind == "classifier":
         results = evaluate_classifier((args.models or [args.classifier])[0], args.data)
     elif args.kind == "gan":
@@ -336,14 +385,19 @@ def main(argv: list[str] | None = None) -> dict:
     elif args.kind == "inpaint":
         model_ids = args.models or [c.id for c in registry.checkpoints("inpainting")]
         results = evaluate_inpaint(model_ids, args.data, args.split, args.size, args.seed, args.limit, args.pictures)
-    else:
+    elif args.kind == "texture":
         model_ids = args.models or [c.id for c in registry.checkpoints("texture-classification")]
         results = evaluate_texture(model_ids, args.data, args.train_split, args.split)
+    else:
+        model_ids = args.models or [c.id for c in registry.checkpoints("texture-classification")]
+        results = evaluate_texture_map(model_ids, args.data, args.split, args.collages, args.window, args.seed)
     settings = {"gan": {"samples": args.samples}, "cgan": {"samples_per_class": args.per_class},
                 "vae": {"elbo_samples": args.elbo_samples, "likelihood": "bernoulli"},
                 "inpaint": {"photos": f"{args.data.name} {args.split}", "crop": args.size},
-                "texture": {"photos": f"{args.data.name} {args.split}"}}.get(args.kind, {})
-    if settings and args.kind not in ("inpaint", "texture"):
+                "texture": {"photos": f"{args.data.name} {args.split}"},
+                "texture-map": {"collages": f"{args.collages} of {args.data.name} {args.split}",
+                                "map_window": args.window}}.get(args.kind, {})
+    if settings and args.kind not in ("inpaint", "texture", "texture-map"):
         settings["classifier"] = args.classifier
     registered = {c.id for c in registry.checkpoints()}
     for name, metrics in results.items():

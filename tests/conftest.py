@@ -29,12 +29,12 @@ def synthetic_fashion_mnist(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def synthetic_dtd(tmp_path_factory) -> Path:
-    """A folder in the DTD layout: three of the DTD10 classes, random 80x96 JPEGs, four per split."""
+    """A folder in the DTD layout: four of the DTD10 classes, random 80x96 JPEGs, four per split."""
     from PIL import Image
 
     root = tmp_path_factory.mktemp("dtd")
     rng = np.random.default_rng(0)
-    classes = ["banded", "bubbly", "cracked"]
+    classes = ["banded", "bubbly", "chequered", "cracked"]
     (root / "labels").mkdir()
     (root / "labels" / "classes.txt").write_text("\n".join(classes) + "\n")
     for split in ("train1", "val1"):

@@ -159,4 +159,12 @@ def test_texture_evaluation_scores_the_model_and_the_lbp_baseline(synthetic_dtd)
     assert set(scores) == {"dtd10-texture", "lbp-hsv-svm baseline"}
     for method in scores.values():
         assert 0 <= method["val1_accuracy"] <= 1
-        assert np.asarray(method["confusion"]).shape == (3, 3) and np.sum(method["confusion"]) <= 12
+        assert np.asarray(method["confusion"]).shape == (4, 4) and np.sum(method["confusion"]) <= 16
+
+
+def test_texture_map_evaluation_scores_collages_of_four_classes(synthetic_dtd):
+    from models.evaluate import main
+
+    scores = main(["texture-map", "--data", str(synthetic_dtd), "--collages", "2"])["dtd10-texture"]
+    assert set(scores) == {"collage_quarters_mapped_right", "collage_quarters_classified_right_alone"}
+    assert all(value in (0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1) for value in scores.values())

@@ -162,7 +162,7 @@ def test_inpaint_smoke_run_writes_a_loadable_network(tmp_path, synthetic_dtd):
     out = train_main(["inpaint", "--data", str(synthetic_dtd), "--steps", "2", "--batch-size", "2", "--crop", "32",
                       "--short-side", "80", "--run-dir", str(tmp_path / "run"), "--device", "cpu"])
     checkpoint = registry.read_checkpoint(out)
-    assert checkpoint.task == "inpainting" and checkpoint.training["photos"] == 12  # the train1 split only
+    assert checkpoint.task == "inpainting" and checkpoint.training["photos"] == 16  # the train1 split only
     net = load(checkpoint, "cpu")
     filled = net(torch.zeros(1, 3, 32, 48), torch.ones(1, 1, 32, 48))
     assert filled.shape == (1, 3, 32, 48) and filled.abs().max() <= 1
@@ -172,7 +172,7 @@ def test_texture_smoke_run_learns_the_class_list_from_the_data(tmp_path, synthet
     out = train_main(["texture", "--data", str(synthetic_dtd), "--steps", "2", "--batch-size", "4", "--crop", "32",
                       "--width", "8", "--run-dir", str(tmp_path / "run"), "--device", "cpu"])
     checkpoint = registry.read_checkpoint(out)
-    assert checkpoint.config["class_names"] == ["banded", "bubbly", "cracked"]
+    assert checkpoint.config["class_names"] == ["banded", "bubbly", "chequered", "cracked"]
     assert 0 <= checkpoint.metrics["val1_accuracy"] <= 1
     net = load(checkpoint, "cpu")
-    assert net(torch.zeros(2, 3, 40, 56)).shape == (2, 3)
+    assert net(torch.zeros(2, 3, 40, 56)).shape == (2, 4)
