@@ -59,6 +59,8 @@ def describe(params: dict) -> str:
                       "feather": f"feather {value}"}[key])
     if "size" in params:
         parts.append(f"{params['size']}x{params['size']}")
+    if "frame" in params:
+        parts.append(f"frame {params['frame']}")
     for k, value in enumerate(params.get("directions") or []):
         if isinstance(value, int | float) and value:
             parts.append(f"PC{k + 1} {value:+.1f}")

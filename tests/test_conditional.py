@@ -1,5 +1,6 @@
 """Class-conditional generation with the shipped cGAN: model layer and the running app."""
 
+import gradio as gr
 import numpy as np
 import pytest
 import torch
@@ -13,7 +14,8 @@ from models.errors import InvalidRequestError
 from models.evaluate import classifier_outputs
 from models.loading import load
 from studio import pnginfo
-from studio.images import cell_count, cell_image
+from studio.images import cell_count, cell_image, grid_image
+from studio.tabs import conditional as tab
 
 CGAN = "fmnist-cgan"
 
@@ -117,3 +119,25 @@ def test_generate_bad_input_is_refused_and_the_server_keeps_serving(client, args
 def test_morph_bad_input_is_refused(client, args, message):
     with pytest.raises(AppError, match=message):
         client.predict(*args, api_name="/morph")
+
+
+def click(x: int, y: int) -> gr.SelectData:
+    return gr.SelectData(None, {"index": [x, y], "value": None, "selected": True})
+
+
+def test_a_clicked_morph_frame_is_the_result_and_restores_as_that_frame(tmp_path):
+    strip = tab.morph("fmnist-cgan", "Sneaker", "Ankle boot", 16, 4, 1.0)[0]
+    *_, frame = tab.pick(strip, click(2 * 30 + 5, 5))  # the third frame
+    assert pnginfo.image_params(frame)["frame"] == 3 and frame.size == (28, 28)
+    np.testing.assert_array_equal(np.asarray(frame), np.asarray(cell_image(strip, 2)))
+    path = pnginfo.save_png(frame, tmp_path / "frame.png")
+    *_, restored = tab.restore(str(path))
+    np.testing.assert_array_equal(np.asarray(restored), np.asarray(frame))
+
+
+def test_a_grid_whose_cells_do_not_match_its_parameters_is_refused():
+    grid = pnginfo.embed(grid_image(np.zeros((64, 28, 28), np.uint8)), {
+        "tab": "conditional", "mode": "one_of_each", "model_id": "fmnist-cgan", "num_samples": 1, "seed": 0,
+        "psi": 1.0})
+    with pytest.raises(gr.Error, match="damaged"):
+        tab.pick(grid, click(7 * 30 + 5, 7 * 30 + 5))

@@ -110,6 +110,8 @@ def pick(image: Image.Image | None, evt: gr.SelectData):
         return gr.skip(), gr.skip(), gr.skip(), frame
     if mode == "one_of_each":
         row, column = divmod(index, n)
+        if row >= len(CLASS_NAMES):  # a grid whose layout does not match its parameters
+            raise pnginfo.NotAStudioPNGError("That image's parameters are damaged.")
         class_name, index = CLASS_NAMES[row], column
     return class_name, 1, seed + index, generate(model_id, class_name, 1, seed + index, psi)
 
