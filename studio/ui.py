@@ -52,6 +52,7 @@ CSS = """
 .gradio-container { overflow: clip !important; }  /* clips like Gradio's "hidden" without breaking sticky */
 @media (max-width: 767px) {
   .result-column { order: -1; }
+  .result-column .whole-pixels { max-height: calc(100vw - 16px); }
 }
 /* a swipe that starts on a slider scrolls the page (browser.js keeps the value) */
 input[type=range] { touch-action: pan-y; }
@@ -508,7 +509,7 @@ def alt_text(image: Image.Image | None, label: str) -> str:
     if image is None or pnginfo.PNG_TEXT_KEY not in image.info:
         return label
     try:
-        caption = outputs.describe(pnginfo.parse(image.info[pnginfo.PNG_TEXT_KEY]))
+        caption = outputs.describe(pnginfo.image_params(image))
     except NotAStudioPNGError:
         return label
     count = cell_count(image)

@@ -140,19 +140,21 @@ def wait_until(page, check, message: str, timeout_ms: int = TIMEOUT_MS) -> None:
     pytest.fail(message)
 
 
-README_SCREENSHOTS = ("latent", "conditional", "vae", "inpaint", "texture", "history", "pnginfo")
+README_SCREENSHOTS = ("latent", "conditional", "vae", "inpaint", "texture", "history", "pnginfo", "phone")
 README_WIDTH = 960
 
 
-def screenshot(page, tmp_path: Path, name: str) -> None:
-    """A full-page screenshot in `tmp_path`. With STUDIO_SCREENSHOTS=DIR, the README's ones are also written to
-    DIR, reduced to README_WIDTH pixels and 128 colours (that is how assets/screenshots/ is made)."""
+def screenshot(page, tmp_path: Path, name: str, full_page: bool = True) -> None:
+    """A screenshot in `tmp_path`. With STUDIO_SCREENSHOTS=DIR, the README's ones are also written to DIR,
+    reduced to at most README_WIDTH pixels and 128 colours (that is how assets/screenshots/ is made)."""
     path = tmp_path / f"{name}.png"
-    page.screenshot(path=path, full_page=True)
+    page.screenshot(path=path, full_page=full_page)
     readme_dir = os.environ.get("STUDIO_SCREENSHOTS")
     if readme_dir and name in README_SCREENSHOTS:
         shot = Image.open(path).convert("RGB")
-        shot = shot.resize((README_WIDTH, round(shot.height * README_WIDTH / shot.width)), Image.Resampling.LANCZOS)
+        if shot.width > README_WIDTH:
+            shot = shot.resize((README_WIDTH, round(shot.height * README_WIDTH / shot.width)),
+                               Image.Resampling.LANCZOS)
         shot.quantize(colors=128).save(Path(readme_dir) / f"{name}.png", optimize=True)
 
 
@@ -525,8 +527,8 @@ def test_strip_frames_are_large_and_grids_of_other_tabs_can_be_picked(page, tmp_
     page.mouse.click(box["x"] + scale * x, box["y"] + scale * y)
     expect(panel(page).get_by_label("Class", exact=True)).to_have_value("Sneaker", timeout=TIMEOUT_MS)
     expect(panel(page).get_by_label("Seed", exact=True)).to_have_value("2")
-    wait_until(page, lambda: parameters(fetch_image(page, result)) .get("num_samples") == 1, "the cell was not picked")
-    screenshot(page, tmp_path, "conditional")
+    wait_until(page, lambda: parameters(fetch_image(page, result)).get("num_samples") == 1, "the cell was not picked")
+    screenshot(page, tmp_path, "conditional-picked")
 
 
 def test_keyboard_reaches_the_results_actions_in_a_few_presses(page):
@@ -569,4 +571,5 @@ def test_a_phone_reaches_every_tab_sees_the_result_first_and_swipes_without_movi
     phone.wait_for_timeout(1000)
     assert phone.evaluate("() => window.scrollY") > scrolled, "the swipe did not scroll the page"
     expect(phone.get_by_label(re.compile(r"^number input for PC2\b"))).to_have_value("0")
-    screenshot(phone, tmp_path, "phone")
+    phone.evaluate("() => window.scrollTo(0, 0)")
+    screenshot(phone, tmp_path, "phone", full_page=False)

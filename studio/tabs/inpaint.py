@@ -166,7 +166,7 @@ def build(demo: gr.Blocks) -> TabParts:
                 brush=gr.Brush(colors=[MASK_COLOUR], color_mode="fixed", default_size=24),
                 eraser=gr.Eraser(default_size=24))
             gallery = gr.Gallery(examples(), label="Example photos (DTD, held out from training): click to use",
-                                 columns=5, height=270, allow_preview=False)
+                                 columns=5, height=300, allow_preview=False)
         with gr.Column(scale=2, min_width=320):
             model = gr.Dropdown(choices, value=choices[0][1] if choices else None, label="Model",
                                 allow_custom_value=True)
