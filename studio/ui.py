@@ -61,6 +61,8 @@ input[type=range] { touch-action: pan-y; }
 .skip-link-block { height: 0; min-height: 0 !important; margin-bottom: calc(-1 * var(--layout-gap)); }
 .skip-link { position: absolute; left: -10000px; }
 .skip-link:focus { position: static; display: inline-block; padding: 4px 8px; background: #1d4ed8; color: #fff; }
+/* the image editor's floating toolbar gets a strip of its own instead of covering the picture's left edge */
+.image-editor-block .pixi-target { left: 52px !important; width: calc(100% - 52px) !important; }
 .direction-slider label span { white-space: nowrap; }
 .direction-row { flex-wrap: nowrap !important; }
 .direction-row > * { min-width: 0 !important; }

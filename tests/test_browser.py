@@ -108,7 +108,11 @@ def wait_for_image(page, label: str):
 
 def fetch_image(page, img) -> Image.Image:
     """Download what an `<img>` shows, through the browser context (same cookies and session)."""
-    response = page.request.get(img.get_attribute("src"))
+    return image_at(page, img.get_attribute("src"))
+
+
+def image_at(page, src: str) -> Image.Image:
+    response = page.request.get(src)
     assert response.ok, response.status
     image = Image.open(io.BytesIO(response.body()))
     image.load()
@@ -122,6 +126,24 @@ def pixels(image: Image.Image) -> np.ndarray:
 def parameters(image: Image.Image) -> dict:
     """The studio parameters a result PNG carries."""
     return json.loads(image.info["studio-parameters"])
+
+
+def compared_images(page, check=lambda before, after: True) -> tuple[Image.Image, Image.Image, list[dict]]:
+    """The inpainting slider's before and after images and where they are drawn, once both show and pass
+    `check(before, after)` (read in one go: the slider re-renders its images as they load)."""
+    shown = {}
+
+    def ready() -> bool:
+        found = block(page, "Before and after: drag the handle").locator("img").evaluate_all(
+            "imgs => imgs.map(img => [img.src, JSON.parse(JSON.stringify(img.getBoundingClientRect()))])")
+        if len(found) != 2:
+            return False
+        before, after = sorted((image_at(page, src) for src, _ in found), key=lambda image: bool(image.info))
+        shown.update(before=before, after=after, boxes=[box for _, box in found])
+        return check(before, after)
+
+    wait_until(page, ready, "the before and after slider never showed the result")
+    return shown["before"], shown["after"], shown["boxes"]
 
 
 def editor_shows_a_picture(page) -> bool:
@@ -248,13 +270,9 @@ def test_inpainting_fills_a_painted_stroke(page, tmp_path):
     wait_until(page, lambda: editor_shows_a_picture(page), "the uploaded photo never showed in the editor")
     stroke_across_the_editor(page)
     panel(page).get_by_role("button", name="Inpaint", exact=True).click()
-    compared = block(page, "Before and after: drag the handle").locator("img")
-    expect(compared).to_have_count(2, timeout=TIMEOUT_MS)
+    before, result, boxes = compared_images(page)
     screenshot(page, tmp_path, "inpaint")
-    before, result = sorted((fetch_image(page, img) for img in compared.all()),
-                            key=lambda image: "studio-parameters" in image.info)
     assert before.size == result.size, "the result is not compared with the input at the same size"
-    boxes = [img.bounding_box() for img in compared.all()]
     assert boxes[0] == boxes[1], "before and after are not in the same place"
 
     assert parameters(result)["hole_pixels"] > 0, "the stroke did not reach the mask"
@@ -290,18 +308,30 @@ def test_inpainting_examples_fill_on_stroke_end_and_invert_the_mask(page):
     wait_until(page, lambda: editor_shows_a_picture(page), "the example never showed in the editor")
     panel(page).get_by_label("Fill as soon as a stroke ends").check()
     stroke_across_the_editor(page)
-    compared = block(page, "Before and after: drag the handle").locator("img")
-    expect(compared).to_have_count(2, timeout=TIMEOUT_MS)  # filled without pressing Inpaint
-    filled = next(image for image in (fetch_image(page, img) for img in compared.all()) if image.info)
+    _, filled, _ = compared_images(page)  # filled without pressing Inpaint
     hole = parameters(filled)["hole_pixels"]
     assert 0 < hole < 0.5 * filled.width * filled.height
     panel(page).get_by_label("Fill as soon as a stroke ends").uncheck()
     panel(page).get_by_role("button", name="Invert mask").click()
     page.wait_for_timeout(1000)
     panel(page).get_by_role("button", name="Inpaint", exact=True).click()
-    wait_until(page, lambda: any(fetch_image(page, img).info and parameters(fetch_image(page, img))["hole_pixels"]
-                                 > 0.5 * filled.width * filled.height for img in compared.all()),
-               "the inverted mask was not filled")
+    compared_images(page, lambda _, after: parameters(after)["hole_pixels"] > 0.5 * after.width * after.height)
+
+
+def test_the_editor_toolbar_leaves_a_wide_photo_uncovered(page, tmp_path):
+    open_tab(page, "Inpainting")
+    expect(page.locator("#inpaint-editor .zoom-number")).to_be_visible()
+    wide = np.random.default_rng(0).integers(0, 160, (300, 900, 3), dtype=np.uint8)  # no pure red in it ...
+    wide[:, :40] = (255, 0, 0)  # ... but its left edge
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    page.locator("#inpaint-editor input[type=file]").set_input_files(tmp_path / "wide.png")
+    wait_until(page, lambda: editor_shows_a_picture(page), "the photo never showed in the editor")
+    editor = page.locator("#inpaint-editor")
+    shot = pixels(Image.open(io.BytesIO(editor.screenshot())))
+    red = (shot[..., 0] > 200) & (shot[..., 1] < 60) & (shot[..., 2] < 60)
+    toolbar = editor.locator(".toolbar-wrap").bounding_box()
+    toolbar_right = toolbar["x"] + toolbar["width"] - editor.bounding_box()["x"]
+    assert red.any() and np.nonzero(red.any(axis=0))[0].min() > toolbar_right, "the toolbar covers the photo"
 
 
 def test_texture_example_is_classified(page, tmp_path):
@@ -449,6 +479,12 @@ def test_the_result_stays_in_view_at_whole_pixels_and_a_grid_cell_can_be_picked(
     box = drawn(sample)
     assert 0 <= box["top"] and box["bottom"] <= 900, f"the result left the screen: {box}"
     expect(panel(page).locator(".direction-strip img")).to_have_count(10)
+    for k in range(1, 11):  # a track of at least 2 pixels a 0.1 step, a label on one line
+        track = page.get_by_role("slider", name=re.compile(rf"^range slider for PC{k}\b")).bounding_box()
+        assert track["width"] >= 200, f"PC{k}: {track['width']} pixels for 100 steps"
+    label_heights = panel(page).locator(".direction-slider label span").first.evaluate(
+        "span => [span.getBoundingClientRect().height, parseFloat(getComputedStyle(span).lineHeight)]")
+    assert label_heights[0] < 1.5 * label_heights[1], "the direction label wraps"
     strip_heights = {drawn(img)["height"] for img in panel(page).locator(".direction-strip img").all()}
     assert strip_heights and all(h >= 28 for h in strip_heights)
 

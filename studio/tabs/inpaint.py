@@ -161,7 +161,8 @@ def build(demo: gr.Blocks) -> TabParts:
         with gr.Column(scale=3):
             editor = EditorInput(
                 label="Image: paint over the part to fill", type="pil", image_mode="RGBA", format="png",
-                elem_id="inpaint-editor", sources=["upload", "clipboard", "webcam"], layers=False, transforms=(),
+                elem_id="inpaint-editor", elem_classes="image-editor-block", sources=["upload", "clipboard", "webcam"],
+                layers=False, transforms=(),
                 height=480,
                 brush=gr.Brush(colors=[MASK_COLOUR], color_mode="fixed", default_size=24),
                 eraser=gr.Eraser(default_size=24))
