@@ -176,3 +176,32 @@ def test_texture_smoke_run_learns_the_class_list_from_the_data(tmp_path, synthet
     assert 0 <= checkpoint.metrics["val1_accuracy"] <= 1
     net = load(checkpoint, "cpu")
     assert net(torch.zeros(2, 3, 40, 56)).shape == (2, 4)
+
+
+@pytest.mark.parametrize("layout", ["dtd", "class-folders", "flat"])
+def test_texgan_smoke_run_takes_any_picture_folder_and_resumes(tmp_path, synthetic_dtd, layout):
+    from PIL import Image
+
+    from models.nets.texgan import TexGenerator
+
+    if layout == "dtd":
+        data, classes = synthetic_dtd, ["banded", "bubbly", "chequered", "cracked"]
+    else:
+        data = tmp_path / "pictures"
+        rng = np.random.default_rng(1)
+        for i in range(4):
+            folder = data / ("stone" if i % 2 else "wood") if layout == "class-folders" else data
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (40 + 8 * i, 48, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+        classes = ["stone", "wood"] if layout == "class-folders" else []
+    args = ["texgan", "--data", str(data), "--batch-size", "2", "--patch", "32", "--photo-size", "40", "--width", "8",
+            "--run-dir", str(tmp_path / "run"), "--device", "cpu"]
+    train_main(args + ["--steps", "1"])
+    out = train_main(args + ["--steps", "2"])
+    checkpoint = registry.read_checkpoint(out)
+    assert checkpoint.task == "texture-generation" and checkpoint.training["steps"] == 2
+    assert list(checkpoint.config["class_names"]) == classes
+    net = load(checkpoint, "cpu")
+    assert isinstance(net, TexGenerator)
+    images = net(torch.randn(1, 16, 3, 5), torch.randn(1, 32), torch.tensor([net.config.num_classes]))
+    assert images.shape == (1, 3, 48, 80) and images.abs().max() <= 1

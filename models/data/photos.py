@@ -24,6 +24,19 @@ WALLPAPER_DIRS = (Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers"))
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 
 
+def labelled_images(root: Path | str, split: str) -> tuple[list[tuple[Path, str]], list[str]]:
+    """(image path, class name) of a training folder, and its class names: a DTD layout (`images/`,
+    `labels/<split>.txt`; that split), else one class per subfolder, else one unnamed class ("")."""
+    root = Path(root)
+    if (root / "images").is_dir() and (root / "labels").is_dir():
+        return dtd_split(root, split), dtd_classes(root)
+    folders = [p for p in sorted(root.iterdir()) if p.is_dir()] if root.is_dir() else []
+    entries = [(path, folder.name) for folder in folders for path in image_files([folder])]
+    if entries:
+        return entries, sorted({name for _, name in entries})
+    return [(path, "") for path in image_files([root])], []
+
+
 def dtd_split(root: Path | str, split: str) -> list[tuple[Path, str]]:
     """(image path, class name) of a DTD split file such as `train1` or `val1`."""
     root = Path(root)

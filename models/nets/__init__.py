@@ -9,6 +9,7 @@ from models.nets.classifier import Classifier, ClassifierConfig
 from models.nets.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from models.nets.gan import Discriminator, Generator, GeneratorConfig
 from models.nets.inpaint import InpaintConfig, InpaintNet
+from models.nets.texgan import TexGANConfig, TexGenerator
 from models.nets.texture import TextureConfig, TextureNet
 from models.nets.vae import VAE, VAEConfig
 
@@ -21,6 +22,7 @@ ARCHITECTURES = {
     "studio-vae": (VAEConfig, VAE),
     "studio-inpaint": (InpaintConfig, InpaintNet),
     "studio-texture": (TextureConfig, TextureNet),
+    "studio-texgan-generator": (TexGANConfig, TexGenerator),
 }
 
 __all__ = [
@@ -39,6 +41,8 @@ __all__ = [
     "GeneratorConfig",
     "InpaintConfig",
     "InpaintNet",
+    "TexGANConfig",
+    "TexGenerator",
     "TextureConfig",
     "TextureNet",
     "VAE",

@@ -1,0 +1,119 @@
+"""A fully convolutional, class-conditional texture GAN for colour images of any size.
+
+Generator: a spatial latent (`z_local` channels on a grid, one cell per 2**blocks pixels) goes through
+`blocks` upsampling stages; every stage is modulated (adaptive instance normalisation) by a style made
+from a global latent and the class embedding, so the global latent and the class set the material while
+the spatial noise lays it out. The last class index means "any class" (trained by dropping labels), so
+one network serves conditional and unconditional use. Nothing in it depends on the image size: a grid
+of 4x4 cells makes 64 pixels, 64x64 cells 1024. With `seamless` every convolution pads circularly and
+the latent grid is periodic, so the output tiles with no seam (the interior is made as in training).
+
+Discriminator: strided convolutions with spectral norm to a map of patch logits, plus a projection of
+the class embedding (Miyato and Koyama 2018) at every patch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+
+@dataclass(frozen=True)
+class TexGANConfig:
+    num_classes: int = 10
+    class_names: tuple[str, ...] = ()
+    z_local: int = 16  # channels of the spatial noise
+    z_global: int = 32  # the global latent (what the direction sliders move)
+    embed: int = 32  # class embedding
+    style: int = 128
+    width: int = 32  # channels of the last stage; earlier stages have more
+    blocks: int = 4  # each doubles the size: a latent cell is 2**blocks pixels
+
+
+def stage_widths(config: TexGANConfig) -> list[int]:
+    """Channels from the latent grid to the last stage: 4x, 4x, 2x, 2x, 1x ... of `width`, the finest last."""
+    multipliers = [4, 4, 2, 2, 1, 1, 1][: config.blocks + 1]
+    return [config.width * m for m in multipliers]
+
+
+class ModulatedConv(nn.Module):
+    """3x3 convolution, instance normalisation, a per-channel scale and shift from the style, LeakyReLU."""
+
+    def __init__(self, channels_in: int, channels_out: int, style: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels_in, channels_out, 3, padding=1)
+        self.affine = nn.Linear(style, 2 * channels_out)
+        nn.init.zeros_(self.affine.weight)
+        nn.init.zeros_(self.affine.bias)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        x = F.instance_norm(self.conv(x))
+        scale, shift = self.affine(style)[:, :, None, None].chunk(2, dim=1)
+        return F.leaky_relu(x * (1 + scale) + shift, 0.2)
+
+
+class TexGenerator(nn.Module):
+    def __init__(self, config: TexGANConfig):
+        super().__init__()
+        self.config = config
+        widths = stage_widths(config)
+        self.embedding = nn.Embedding(config.num_classes + 1, config.embed)  # the last row: any class
+        self.mapping = nn.Sequential(nn.Linear(config.z_global + config.embed, config.style), nn.LeakyReLU(0.2),
+                                     nn.Linear(config.style, config.style), nn.LeakyReLU(0.2))
+        self.input = ModulatedConv(config.z_local, widths[0], config.style)
+        self.stages = nn.ModuleList(
+            nn.ModuleList([ModulatedConv(a, b, config.style), ModulatedConv(b, b, config.style)])
+            for a, b in zip(widths[:-1], widths[1:], strict=True))
+        self.to_rgb = nn.Conv2d(widths[-1], 3, 1)
+
+    @property
+    def cell(self) -> int:
+        """Pixels per latent grid cell."""
+        return 2 ** self.config.blocks
+
+    def set_seamless(self, seamless: bool) -> None:
+        """Circular padding in every convolution (tiles without a seam) or zero padding (as trained)."""
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                module.padding_mode = "circular" if seamless else "zeros"
+
+    def style(self, z_global: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.mapping(torch.cat([z_global, self.embedding(labels)], dim=1))
+
+    def early_features(self, z_global: torch.Tensor) -> torch.Tensor:
+        """The style of "any class" for each global latent, where GANSpace finds its principal directions."""
+        return self.style(z_global, torch.full((len(z_global),), self.config.num_classes, device=z_global.device))
+
+    def forward(self, z_local: torch.Tensor, z_global: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """z_local [N, z_local, h, w], z_global [N, z_global], labels [N] (num_classes = any) ->
+        images [N, 3, h * cell, w * cell] in [-1, 1]."""
+        style = self.style(z_global, labels)
+        x = self.input(z_local, style)
+        for first, second in self.stages:
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+            x = second(first(x, style), style)
+        return torch.tanh(self.to_rgb(x))
+
+
+class TexDiscriminator(nn.Module):
+    def __init__(self, config: TexGANConfig):
+        super().__init__()
+        self.config = config
+        widths = list(reversed(stage_widths(config)))
+        layers: list[nn.Module] = [spectral_norm(nn.Conv2d(3, widths[0], 3, padding=1)), nn.LeakyReLU(0.2)]
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
+            layers += [spectral_norm(nn.Conv2d(a, b, 4, stride=2, padding=1)), nn.LeakyReLU(0.2),
+                       spectral_norm(nn.Conv2d(b, b, 3, padding=1)), nn.LeakyReLU(0.2)]
+        self.features = nn.Sequential(*layers)
+        self.logit = spectral_norm(nn.Conv2d(widths[-1], 1, 1))
+        self.embedding = spectral_norm(nn.Embedding(config.num_classes + 1, widths[-1]))
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Patch logits [N, 1, h, w]: realness of each patch, given its class."""
+        features = self.features(images)
+        projection = (features * self.embedding(labels)[:, :, None, None]).sum(dim=1, keepdim=True)
+        return self.logit(features) + projection

@@ -1,0 +1,150 @@
+"""Train the colour texture GAN on any folder of pictures (default: the DTD10 train1 split).
+
+The folder may be in the DTD layout (`--split` chooses the photos), have one subfolder per class, or
+hold pictures of one kind. Photos are reduced to `--photo-size` on their shorter side (DTD10 ships at
+256, so a sample of 256 pixels shows as much as a whole photo) and the networks see random
+`--patch`-pixel crops, flipped at random. Loss: hinge, with DiffAugment (colour, translation and
+cutout on real and fake alike: Zhao et al. 2020) for a small dataset. A `--label-drop` share of
+each batch is labelled "any class", so the generator also serves unconditional use. The generator
+that ships is an exponential moving average of the trained one; its global latent's GANSpace
+directions are computed at export.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from models.data.photos import DTD_DIR, labelled_images, load_rgb
+from models.device import select_device
+from models.latent_directions import principal_directions
+from models.nets.texgan import TexDiscriminator, TexGANConfig, TexGenerator
+from models.train.common import RunState, descend, export_model, training_record
+from models.train.gan import update_ema
+
+log = logging.getLogger(__name__)
+TASK = "texture-generation"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, default=DTD_DIR,
+                        help="a DTD-layout folder, a folder with a subfolder per class, or a folder of pictures")
+    parser.add_argument("--split", default="train1", help="the DTD split to train on (DTD layout only)")
+    parser.add_argument("--steps", type=int, default=100000)
+    parser.add_argument("--minutes", type=float, default=None, help="stop after this much wall-clock time")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--patch", type=int, default=64, help="training crop, a multiple of 16")
+    parser.add_argument("--photo-size", type=int, default=256, help="shorter side the photos are reduced to")
+    parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--width", type=int, default=32)
+    parser.add_argument("--label-drop", type=float, default=0.1, help="share of each batch labelled 'any class'")
+    parser.add_argument("--ema", type=float, default=0.999)
+    parser.add_argument("--model-id", default="dtd10-texgan")
+
+
+def random_patches(photos: list[np.ndarray], labels: np.ndarray, count: int, patch: int,
+                   rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """`count` random crops [N, 3, patch, patch] in [-1, 1], flipped at random, and their labels."""
+    picks = rng.integers(len(photos), size=count)
+    crops = []
+    for i in picks:
+        photo = photos[i]
+        y, x = rng.integers(0, photo.shape[0] - patch + 1), rng.integers(0, photo.shape[1] - patch + 1)
+        crop = photo[y : y + patch, x : x + patch]
+        crop = crop[:, ::-1] if rng.random() < 0.5 else crop
+        crops.append(crop[::-1] if rng.random() < 0.5 else crop)
+    images = torch.from_numpy(np.stack(crops).copy()).permute(0, 3, 1, 2).float() / 127.5 - 1
+    return images, torch.from_numpy(labels[picks])
+
+
+def diff_augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """DiffAugment's colour, translation (1/8 of the size) and cutout (half the size), differentiable."""
+    n, _, h, w = images.shape
+
+    def uniform(*shape: int) -> torch.Tensor:
+        return torch.rand(*shape, generator=generator).to(images.device)
+
+    images = images + (uniform(n, 1, 1, 1) - 0.5)  # brightness
+    mean = images.mean(dim=1, keepdim=True)
+    images = (images - mean) * (uniform(n, 1, 1, 1) * 2) + mean  # saturation
+    mean = images.mean(dim=(1, 2, 3), keepdim=True)
+    images = (images - mean) * (uniform(n, 1, 1, 1) + 0.5) + mean  # contrast
+    shift = (uniform(2, n) * (w // 4 + 1)).long() - w // 8
+    rows = (torch.arange(h, device=images.device)[None, :] - shift[0][:, None]).clamp(0, h - 1)
+    cols = (torch.arange(w, device=images.device)[None, :] - shift[1][:, None]).clamp(0, w - 1)
+    images = images[torch.arange(n)[:, None, None], :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+    centre = (uniform(2, n) * torch.tensor([[h], [w]], device=images.device)).long()
+    ys, xs = torch.arange(h, device=images.device), torch.arange(w, device=images.device)
+    inside_y = (ys[None, :] - centre[0][:, None]).abs() < h // 4
+    inside_x = (xs[None, :] - centre[1][:, None]).abs() < w // 4
+    return images * ~(inside_y[:, :, None] & inside_x[:, None, :])[:, None]
+
+
+def latents(config: TexGANConfig, count: int, cells: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+    """(spatial noise [N, z_local, cells, cells], global latent [N, z_global])."""
+    return (torch.randn(count, config.z_local, cells, cells, generator=generator),
+            torch.randn(count, config.z_global, generator=generator))
+
+
+def train(args: argparse.Namespace) -> Path:
+    if args.patch % 16:
+        raise SystemExit("--patch must be a multiple of 16")
+    device = select_device(args.device)
+    torch.manual_seed(args.seed)
+    rng, noise = np.random.default_rng(args.seed), torch.Generator().manual_seed(args.seed)
+    entries, classes = labelled_images(args.data, args.split)
+    if not entries:
+        raise SystemExit(f"no pictures found in {args.data}")
+    photos = [load_rgb(path, args.photo_size) for path, _ in tqdm(entries, desc="photos", mininterval=10)]
+    keep = [i for i, photo in enumerate(photos) if min(photo.shape[:2]) >= args.patch]
+    photos = [photos[i] for i in keep]
+    labels = np.array([classes.index(entries[i][1]) if classes else 0 for i in keep])
+    config = TexGANConfig(num_classes=max(len(classes), 1), class_names=tuple(classes), width=args.width)
+    G, D = TexGenerator(config).to(device), TexDiscriminator(config).to(device)
+    G_ema = copy.deepcopy(G).eval()
+    opt_g = torch.optim.Adam(G.parameters(), lr=args.lr, betas=(0.0, 0.99))
+    opt_d = torch.optim.Adam(D.parameters(), lr=args.lr, betas=(0.0, 0.99))
+    run = RunState(args.run_dir, G=G, D=D, G_ema=G_ema, opt_g=opt_g, opt_d=opt_d, rng=rng, noise=noise)
+    step, cells = run.step, args.patch // G.cell
+    progress = tqdm(total=args.steps, initial=step, desc="texgan", mininterval=10)
+    while step < args.steps and (args.minutes is None or run.clock.elapsed < args.minutes * 60):
+        real, real_labels = random_patches(photos, labels, args.batch_size, args.patch, rng)
+        drop = torch.rand(args.batch_size, generator=noise) < args.label_drop
+        real_labels = torch.where(drop, config.num_classes, real_labels).to(device)
+        fake_labels = real_labels[torch.randperm(args.batch_size, generator=noise)]
+        z_local, z_global = latents(config, args.batch_size, cells, noise)
+        fake = G(z_local.to(device), z_global.to(device), fake_labels)
+        d_loss = (F.relu(1 - D(diff_augment(real.to(device), noise), real_labels)).mean()
+                  + F.relu(1 + D(diff_augment(fake.detach(), noise), fake_labels)).mean())
+        descend(opt_d, d_loss)
+        g_loss = -D(diff_augment(fake, noise), fake_labels).mean()
+        descend(opt_g, g_loss)
+        update_ema(G_ema, G, args.ema)
+        step += 1
+        progress.update(1)
+        if step % 20 == 0:
+            progress.set_postfix(d=f"{d_loss.item():.3f}", g=f"{g_loss.item():.3f}", refresh=False)
+        run.save_every(args.checkpoint_minutes, step)
+    progress.close()
+    run.save(step)
+    shipped = G_ema.cpu().eval()
+    return export_model(
+        args.export or args.run_dir / "model",
+        model_id=args.model_id,
+        task=TASK,
+        architecture="studio-texgan-generator",
+        net=shipped,
+        training=training_record(step, run.clock.elapsed, device, batch_size=args.batch_size, patch=args.patch,
+                                 photo_size=args.photo_size),
+        extra_tensors={"latent_directions": principal_directions(shipped, config.z_global)},
+        training_data=(f"{args.data.name}: {len(photos)} pictures"
+                       + (f" of {len(classes)} classes" if classes else "")
+                       + (f" (the {args.split} split)" if (args.data / 'labels').is_dir() else "")),
+    )
