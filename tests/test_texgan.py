@@ -1,8 +1,13 @@
 """The colour texture GAN's network: any size, seamless tiling, conditional and "any class" use."""
 
+import re
+
+import numpy as np
 import pytest
 import torch
 
+from models import texgen
+from models.errors import InvalidRequestError
 from models.nets.texgan import ModulatedConv, TexDiscriminator, TexGANConfig, TexGenerator
 
 
@@ -36,9 +41,8 @@ def test_seamless_output_is_a_torus_and_the_trained_padding_is_not(generator):
     z_local, z_global, label = draw(generator.config, (4, 6), 2)
     rolled = torch.roll(z_local, shifts=(1, 2), dims=(2, 3))
     with torch.no_grad():
-        generator.set_seamless(True)
-        seamless, seamless_rolled = generator(z_local, z_global, label), generator(rolled, z_global, label)
-        generator.set_seamless(False)
+        seamless = generator(z_local, z_global, label, seamless=True)
+        seamless_rolled = generator(rolled, z_global, label, seamless=True)
         plain, plain_rolled = generator(z_local, z_global, label), generator(rolled, z_global, label)
     torch.testing.assert_close(torch.roll(seamless, shifts=(16, 32), dims=(2, 3)), seamless_rolled)
     assert (torch.roll(plain, shifts=(16, 32), dims=(2, 3)) - plain_rolled).abs().max() > 1e-3
@@ -52,3 +56,45 @@ def test_the_class_and_any_class_change_the_texture_and_the_critic_scores_patche
     assert all((a - b).abs().mean() > 1e-4 for a, b in zip(images, images[1:], strict=False))
     logits = TexDiscriminator(config)(torch.cat(images), torch.tensor([0, 5, config.num_classes]))
     assert logits.shape == (3, 1, 4, 4)
+
+
+@pytest.fixture(scope="module")
+def tiny_texgan(tmp_path_factory, synthetic_dtd):
+    """A texture generator trained for one step on the synthetic DTD folder, registered alone."""
+    from models import registry
+    from models.train.__main__ import main as train_main
+
+    assets = tmp_path_factory.mktemp("assets")
+    train_main(["texgan", "--data", str(synthetic_dtd), "--steps", "1", "--batch-size", "2", "--patch", "32",
+                "--photo-size", "40", "--width", "8", "--device", "cpu", "--model-id", "tiny-texgan",
+                "--run-dir", str(assets / "run"), "--export", str(assets / "tiny-texgan")])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(registry, "ASSETS_DIR", assets)
+        yield "tiny-texgan"
+
+
+def test_textures_are_rgb_at_any_multiple_of_sixteen_and_repeat_with_their_seed(tiny_texgan):
+    for size in (64, 96, 160):
+        image = texgen.generate(tiny_texgan, "bubbly", seed=5, size=size, device="cpu")
+        assert image.shape == (size, size, 3) and image.dtype == np.uint8
+    again = texgen.generate(tiny_texgan, "bubbly", seed=5, size=160, device="cpu")
+    np.testing.assert_array_equal(image, again)
+    other = texgen.generate(tiny_texgan, "bubbly", seed=6, size=160, device="cpu")
+    assert np.abs(other.astype(int) - image).max() > 0
+    seamless = texgen.generate(tiny_texgan, "bubbly", seed=5, size=160, seamless=True, device="cpu")
+    assert np.abs(seamless.astype(int) - image).max() > 0
+    assert texgen.class_names(tiny_texgan) == ["banded", "bubbly", "chequered", "cracked"]
+    assert texgen.class_index(tiny_texgan, texgen.ANY_CLASS) == 4
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"size": 100}, "multiple of 16 from 64 to 1024"),
+    ({"size": 2048}, "multiple of 16 from 64 to 1024"),
+    ({"class_name": "plaid"}, "Unknown texture class 'plaid'. Classes: any, banded"),
+    ({"seed": -1}, "Seed must be a whole number"),
+    ({"psi": 3.0}, "Truncation psi"),
+    ({"direction_values": [9.0]}, "Direction values must lie from -5.0 to 5.0"),
+])
+def test_bad_texture_requests_say_what_is_wrong(tiny_texgan, kwargs, message):
+    with pytest.raises(InvalidRequestError, match=re.escape(message)):
+        texgen.generate(tiny_texgan, **{"class_name": "banded", "seed": 1, "size": 64, **kwargs})

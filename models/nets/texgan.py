@@ -5,8 +5,9 @@ Generator: a spatial latent (`z_local` channels on a grid, one cell per 2**block
 from a global latent and the class embedding, so the global latent and the class set the material while
 the spatial noise lays it out. The last class index means "any class" (trained by dropping labels), so
 one network serves conditional and unconditional use. Nothing in it depends on the image size: a grid
-of 4x4 cells makes 64 pixels, 64x64 cells 1024. With `seamless` every convolution pads circularly and
-the latent grid is periodic, so the output tiles with no seam (the interior is made as in training).
+of 4x4 cells makes 64 pixels, 64x64 cells 1024. With `seamless` every convolution pads circularly, so
+the latent grid and the image are periodic: the output tiles with no seam (the interior is made as in
+training, which pads with zeros). Padding is chosen per call, so one loaded network serves both.
 
 Discriminator: strided convolutions with spectral norm to a map of patch logits, plus a projection of
 the class embedding (Miyato and Koyama 2018) at every patch.
@@ -41,16 +42,18 @@ def stage_widths(config: TexGANConfig) -> list[int]:
 
 
 class ModulatedConv(nn.Module):
-    """3x3 convolution, instance normalisation, a per-channel scale and shift from the style, LeakyReLU."""
+    """3x3 convolution (zero or circular padding), instance normalisation, a per-channel scale and shift from
+    the style, LeakyReLU."""
 
     def __init__(self, channels_in: int, channels_out: int, style: int):
         super().__init__()
-        self.conv = nn.Conv2d(channels_in, channels_out, 3, padding=1)
+        self.conv = nn.Conv2d(channels_in, channels_out, 3)
         self.affine = nn.Linear(style, 2 * channels_out)
         nn.init.zeros_(self.affine.weight)
         nn.init.zeros_(self.affine.bias)
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, style: torch.Tensor, seamless: bool = False) -> torch.Tensor:
+        x = F.pad(x, (1, 1, 1, 1), mode="circular" if seamless else "constant")
         x = F.instance_norm(self.conv(x))
         scale, shift = self.affine(style)[:, :, None, None].chunk(2, dim=1)
         return F.leaky_relu(x * (1 + scale) + shift, 0.2)
@@ -75,12 +78,6 @@ class TexGenerator(nn.Module):
         """Pixels per latent grid cell."""
         return 2 ** self.config.blocks
 
-    def set_seamless(self, seamless: bool) -> None:
-        """Circular padding in every convolution (tiles without a seam) or zero padding (as trained)."""
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                module.padding_mode = "circular" if seamless else "zeros"
-
     def style(self, z_global: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.mapping(torch.cat([z_global, self.embedding(labels)], dim=1))
 
@@ -88,14 +85,15 @@ class TexGenerator(nn.Module):
         """The style of "any class" for each global latent, where GANSpace finds its principal directions."""
         return self.style(z_global, torch.full((len(z_global),), self.config.num_classes, device=z_global.device))
 
-    def forward(self, z_local: torch.Tensor, z_global: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(self, z_local: torch.Tensor, z_global: torch.Tensor, labels: torch.Tensor,
+                seamless: bool = False) -> torch.Tensor:
         """z_local [N, z_local, h, w], z_global [N, z_global], labels [N] (num_classes = any) ->
-        images [N, 3, h * cell, w * cell] in [-1, 1]."""
+        images [N, 3, h * cell, w * cell] in [-1, 1]; seamless ones tile."""
         style = self.style(z_global, labels)
-        x = self.input(z_local, style)
+        x = self.input(z_local, style, seamless)
         for first, second in self.stages:
             x = F.interpolate(x, scale_factor=2, mode="nearest")
-            x = second(first(x, style), style)
+            x = second(first(x, style, seamless), style, seamless)
         return torch.tanh(self.to_rgb(x))
 
 
