@@ -205,3 +205,13 @@ def test_texgan_smoke_run_takes_any_picture_folder_and_resumes(tmp_path, synthet
     assert isinstance(net, TexGenerator)
     images = net(torch.randn(1, 16, 3, 5), torch.randn(1, 32), torch.tensor([net.config.num_classes]))
     assert images.shape == (1, 3, 48, 80) and images.abs().max() <= 1
+
+
+def test_texgan_dcgan_baseline_smoke_run_writes_a_loadable_spatial_generator(tmp_path, synthetic_dtd):
+    out = train_main(["texgan", "--arch", "dcgan", "--data", str(synthetic_dtd), "--steps", "2", "--batch-size", "2",
+                      "--patch", "32", "--photo-size", "40", "--width", "8", "--run-dir", str(tmp_path / "run"),
+                      "--device", "cpu"])
+    checkpoint = registry.read_checkpoint(out)
+    assert checkpoint.id == "dtd10-texgan-dcgan-baseline" and checkpoint.task == "texture-generation-baseline"
+    images = load(checkpoint, "cpu")(torch.randn(1, 16, 5, 3))
+    assert images.shape == (1, 3, 80, 48) and images.abs().max() <= 1

@@ -9,7 +9,7 @@ from models.nets.classifier import Classifier, ClassifierConfig
 from models.nets.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from models.nets.gan import Discriminator, Generator, GeneratorConfig
 from models.nets.inpaint import InpaintConfig, InpaintNet
-from models.nets.texgan import TexGANConfig, TexGenerator
+from models.nets.texgan import TexDCGANConfig, TexDCGANGenerator, TexGANConfig, TexGenerator
 from models.nets.texture import TextureConfig, TextureNet
 from models.nets.vae import VAE, VAEConfig
 
@@ -23,6 +23,7 @@ ARCHITECTURES = {
     "studio-inpaint": (InpaintConfig, InpaintNet),
     "studio-texture": (TextureConfig, TextureNet),
     "studio-texgan-generator": (TexGANConfig, TexGenerator),
+    "texgan-dcgan-generator": (TexDCGANConfig, TexDCGANGenerator),
 }
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
     "GeneratorConfig",
     "InpaintConfig",
     "InpaintNet",
+    "TexDCGANConfig",
+    "TexDCGANGenerator",
     "TexGANConfig",
     "TexGenerator",
     "TextureConfig",

@@ -115,3 +115,47 @@ class TexDiscriminator(nn.Module):
         features = self.features(images)
         projection = (features * self.embedding(labels)[:, :, None, None]).sum(dim=1, keepdim=True)
         return self.logit(features) + projection
+
+
+@dataclass(frozen=True)
+class TexDCGANConfig:
+    """The plain DCGAN baseline made spatial (as SGAN did): its latent is a grid, so it too makes any size."""
+
+    z_local: int = 16
+    width: int = 32
+    blocks: int = 4
+
+
+class TexDCGANGenerator(nn.Module):
+    """Transposed convolutions with batch norm and ReLU, each doubling the size, tanh at the end."""
+
+    def __init__(self, config: TexDCGANConfig):
+        super().__init__()
+        self.config = config
+        widths = [config.width * 2 ** (config.blocks - 1 - i) for i in range(config.blocks)]
+        layers: list[nn.Module] = []
+        for a, b in zip([config.z_local, *widths[:-1]], widths, strict=True):
+            layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(True)]
+        self.body = nn.Sequential(*layers[:-2], nn.Conv2d(widths[-1], 3, 3, padding=1), nn.Tanh())
+
+    @property
+    def cell(self) -> int:
+        return 2 ** self.config.blocks
+
+    def forward(self, z_local: torch.Tensor) -> torch.Tensor:
+        return self.body(z_local)
+
+
+class TexDCGANDiscriminator(nn.Module):
+    """Strided convolutions with batch norm and LeakyReLU to a map of patch logits."""
+
+    def __init__(self, config: TexDCGANConfig):
+        super().__init__()
+        widths = [config.width * 2**i for i in range(config.blocks)]
+        layers: list[nn.Module] = [nn.Conv2d(3, widths[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
+            layers += [nn.Conv2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.LeakyReLU(0.2, True)]
+        self.body = nn.Sequential(*layers, nn.Conv2d(widths[-1], 1, 3, padding=1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.body(images)

@@ -7,7 +7,9 @@ hold pictures of one kind. Photos are reduced to `--photo-size` on their shorter
 cutout on real and fake alike: Zhao et al. 2020) for a small dataset. A `--label-drop` share of
 each batch is labelled "any class", so the generator also serves unconditional use. The generator
 that ships is an exponential moving average of the trained one; its global latent's GANSpace
-directions are computed at export.
+directions are computed at export. `--arch dcgan` trains the baseline it is measured against: a plain
+DCGAN made spatial (transposed convolutions, BCE, Adam 2e-4 / beta1 0.5, no classes, no augmentation)
+on the same patches.
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ from tqdm import tqdm
 from models.data.photos import DTD_DIR, labelled_images, load_rgb
 from models.device import select_device
 from models.latent_directions import principal_directions
-from models.nets.texgan import TexDiscriminator, TexGANConfig, TexGenerator
+from models.nets.texgan import (
+    TexDCGANConfig,
+    TexDCGANDiscriminator,
+    TexDCGANGenerator,
+    TexDiscriminator,
+    TexGANConfig,
+    TexGenerator,
+)
 from models.train.common import RunState, descend, export_model, training_record
 from models.train.gan import update_ema
 
@@ -37,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=DTD_DIR,
                         help="a DTD-layout folder, a folder with a subfolder per class, or a folder of pictures")
     parser.add_argument("--split", default="train1", help="the DTD split to train on (DTD layout only)")
+    parser.add_argument("--arch", choices=("studio", "dcgan"), default="studio")
     parser.add_argument("--steps", type=int, default=100000)
     parser.add_argument("--minutes", type=float, default=None, help="stop after this much wall-clock time")
     parser.add_argument("--batch-size", type=int, default=16)
@@ -46,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--label-drop", type=float, default=0.1, help="share of each batch labelled 'any class'")
     parser.add_argument("--ema", type=float, default=0.999)
-    parser.add_argument("--model-id", default="dtd10-texgan")
+    parser.add_argument("--model-id", default=None, help="default: dtd10-texgan, or dtd10-texgan-dcgan-baseline")
 
 
 def random_patches(photos: list[np.ndarray], labels: np.ndarray, count: int, patch: int,
@@ -93,19 +103,44 @@ def latents(config: TexGANConfig, count: int, cells: int, generator: torch.Gener
             torch.randn(count, config.z_global, generator=generator))
 
 
+def load_pictures(args: argparse.Namespace) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
+    """The training pictures (at least a patch on their shorter side), their class indices and the classes."""
+    entries, classes = labelled_images(args.data, args.split)
+    if not entries:
+        raise SystemExit(f"no pictures found in {args.data}")
+    photos = [load_rgb(path, args.photo_size) for path, _ in tqdm(entries, desc="photos", mininterval=10)]
+    keep = [i for i, photo in enumerate(photos) if min(photo.shape[:2]) >= args.patch]
+    labels = np.array([classes.index(entries[i][1]) if classes else 0 for i in keep])
+    return [photos[i] for i in keep], labels, classes
+
+
 def train(args: argparse.Namespace) -> Path:
     if args.patch % 16:
         raise SystemExit("--patch must be a multiple of 16")
     device = select_device(args.device)
     torch.manual_seed(args.seed)
     rng, noise = np.random.default_rng(args.seed), torch.Generator().manual_seed(args.seed)
-    entries, classes = labelled_images(args.data, args.split)
-    if not entries:
-        raise SystemExit(f"no pictures found in {args.data}")
-    photos = [load_rgb(path, args.photo_size) for path, _ in tqdm(entries, desc="photos", mininterval=10)]
-    keep = [i for i, photo in enumerate(photos) if min(photo.shape[:2]) >= args.patch]
-    photos = [photos[i] for i in keep]
-    labels = np.array([classes.index(entries[i][1]) if classes else 0 for i in keep])
+    photos, labels, classes = load_pictures(args)
+    trainer = train_dcgan if args.arch == "dcgan" else train_studio
+    G, step, elapsed, export = trainer(args, device, photos, labels, classes, rng, noise)
+    data = (f"{args.data.name}: {len(photos)} pictures" + (f" of {len(classes)} classes" if classes else "")
+            + (f" (the {args.split} split)" if (args.data / "labels").is_dir() else ""))
+    return export_model(
+        args.export or args.run_dir / "model",
+        net=G,
+        training=training_record(step, elapsed, device, batch_size=args.batch_size, patch=args.patch,
+                                 photo_size=args.photo_size),
+        training_data=data,
+        **export,
+    )
+
+
+def running(args: argparse.Namespace, run: RunState, step: int) -> bool:
+    return step < args.steps and (args.minutes is None or run.clock.elapsed < args.minutes * 60)
+
+
+def train_studio(args, device, photos, labels, classes, rng, noise):
+    """The studio texture GAN; returns (shipped generator, steps, seconds, export arguments)."""
     config = TexGANConfig(num_classes=max(len(classes), 1), class_names=tuple(classes), width=args.width)
     G, D = TexGenerator(config).to(device), TexDiscriminator(config).to(device)
     G_ema = copy.deepcopy(G).eval()
@@ -114,7 +149,7 @@ def train(args: argparse.Namespace) -> Path:
     run = RunState(args.run_dir, G=G, D=D, G_ema=G_ema, opt_g=opt_g, opt_d=opt_d, rng=rng, noise=noise)
     step, cells = run.step, args.patch // G.cell
     progress = tqdm(total=args.steps, initial=step, desc="texgan", mininterval=10)
-    while step < args.steps and (args.minutes is None or run.clock.elapsed < args.minutes * 60):
+    while running(args, run, step):
         real, real_labels = random_patches(photos, labels, args.batch_size, args.patch, rng)
         drop = torch.rand(args.batch_size, generator=noise) < args.label_drop
         real_labels = torch.where(drop, config.num_classes, real_labels).to(device)
@@ -135,16 +170,34 @@ def train(args: argparse.Namespace) -> Path:
     progress.close()
     run.save(step)
     shipped = G_ema.cpu().eval()
-    return export_model(
-        args.export or args.run_dir / "model",
-        model_id=args.model_id,
-        task=TASK,
-        architecture="studio-texgan-generator",
-        net=shipped,
-        training=training_record(step, run.clock.elapsed, device, batch_size=args.batch_size, patch=args.patch,
-                                 photo_size=args.photo_size),
-        extra_tensors={"latent_directions": principal_directions(shipped, config.z_global)},
-        training_data=(f"{args.data.name}: {len(photos)} pictures"
-                       + (f" of {len(classes)} classes" if classes else "")
-                       + (f" (the {args.split} split)" if (args.data / 'labels').is_dir() else "")),
-    )
+    return shipped, step, run.clock.elapsed, {
+        "model_id": args.model_id or "dtd10-texgan", "task": TASK, "architecture": "studio-texgan-generator",
+        "extra_tensors": {"latent_directions": principal_directions(shipped, config.z_global)}}
+
+
+def train_dcgan(args, device, photos, labels, classes, rng, noise):
+    """The plain DCGAN baseline (unconditional); returns what train_studio does."""
+    config = TexDCGANConfig(width=args.width)
+    G, D = TexDCGANGenerator(config).to(device), TexDCGANDiscriminator(config).to(device)
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    run = RunState(args.run_dir, G=G, D=D, opt_g=opt_g, opt_d=opt_d, rng=rng, noise=noise)
+    step, cells = run.step, args.patch // G.cell
+    progress = tqdm(total=args.steps, initial=step, desc="texgan dcgan", mininterval=10)
+    while running(args, run, step):
+        real, _ = random_patches(photos, labels, args.batch_size, args.patch, rng)
+        fake = G(torch.randn(args.batch_size, config.z_local, cells, cells, generator=noise).to(device))
+        real_logits, fake_logits = D(real.to(device)), D(fake.detach())
+        d_loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+                  + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+        descend(opt_d, d_loss)
+        fake_logits = D(fake)
+        descend(opt_g, F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits)))
+        step += 1
+        progress.update(1)
+        run.save_every(args.checkpoint_minutes, step)
+    progress.close()
+    run.save(step)
+    return G.cpu().eval(), step, run.clock.elapsed, {
+        "model_id": args.model_id or "dtd10-texgan-dcgan-baseline", "task": "texture-generation-baseline",
+        "architecture": "texgan-dcgan-generator"}
