@@ -7,6 +7,7 @@
     python -m models.evaluate inpaint [--model photo-inpaint] [--data ../shared/data/dtd10] [--pictures DIR]
     python -m models.evaluate texture [--model dtd10-texture] [--data ../shared/data/dtd10]
     python -m models.evaluate texture-map [--collages 50] [--window 0.2] [--data ../shared/data/dtd10]
+    python -m models.evaluate texgan --model dtd10-texgan --model dtd10-texgan-dcgan-baseline
 
 For generators it reports (a) the Frechet distance between the classifier's penultimate features
 of generated samples and of the test set, next to the same distance for real training images vs
@@ -24,7 +25,11 @@ classifiers it reports the accuracy on a held-out DTD split (val1) with the conf
 the same run, a classical baseline: uniform LBP histograms at 3 scales plus an HSV colour histogram,
 classified by an RBF SVM (scikit-learn) trained on the training split. For the texture map it
 makes seeded 2x2 collages of held-out photos of four different classes and reports the share of
-quarters the map labels by their class, next to the classifier's share on each quarter alone.
+quarters the map labels by their class, next to the classifier's share on each quarter alone. For
+texture generators it reports, through the texture classifier, how often class-conditional samples
+are classified as the class asked for (also relative to the classifier's accuracy on real crops of
+the same size), the Frechet distance of pooled features to held-out crops (baselines: this only),
+and the seam ratio of 100 seamless samples (wrap-around steps over inner steps; 1 is seamless).
 `--write` records the numbers in each checkpoint's model.json.
 """
 
@@ -321,6 +326,74 @@ def evaluate_texture_map(model_ids: list[str], data: Path, split: str, collages:
     return results
 
 
+@torch.inference_mode()
+def texture_features(net: torch.nn.Module, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(pooled features [N, D] float64, predicted classes [N]) of the texture classifier for RGB uint8
+    images, each seen at the classifier's working scale."""
+    from models import texture
+
+    device = next(net.parameters()).device
+    feats, preds = [], []
+    for image in images:
+        x = texture._resized(texture._tensor(image, device), texture.working_scale(*image.shape[:2]))
+        feats.append(net.features(x).mean(dim=(2, 3))[0].double().cpu())
+        preds.append(int(net(x).argmax()))
+    return torch.stack(feats).numpy(), np.array(preds)
+
+
+def seam_ratio(images: list[np.ndarray]) -> float:
+    """Mean absolute step across the wrap-around edges (last row to first, last column to first) over the
+    mean step between neighbouring rows and columns inside: about 1 for images that tile seamlessly."""
+    edges, inner = [], []
+    for image in images:
+        pixels = image.astype(np.float64)
+        edges += [np.abs(pixels[-1] - pixels[0]).mean(), np.abs(pixels[:, -1] - pixels[:, 0]).mean()]
+        inner += [np.abs(np.diff(pixels, axis=0)).mean(), np.abs(np.diff(pixels, axis=1)).mean()]
+    return float(np.mean(edges) / np.mean(inner))
+
+
+def evaluate_texgan(model_ids: list[str], data: Path, split: str, per_class: int, size: int, seed: int,
+                    classifier_id: str) -> dict:
+    """Texture generators against held-out photos, through the texture classifier: class accuracy of
+    samples relative to the classifier's accuracy on real crops, Frechet distance of pooled features, and
+    the seam ratio of seamless samples. Baselines (unconditional) get the Frechet distance only."""
+    from models import texgen
+    from models.data.photos import dtd_split, load_rgb
+
+    net, names = load(classifier_id), list(load(classifier_id).config.class_names)
+    photos = dtd_split(data, split)
+    real = [centre_crop(load_rgb(path, size), size) for path, _ in photos]
+    real_feats, real_preds = texture_features(net, real)
+    truth = np.array([names.index(name) for _, name in photos])
+    real_accuracy = float((real_preds == truth).mean())
+    results = {"real crops": {f"{split}_accuracy_at_{size}": real_accuracy}}
+    for model_id in model_ids:
+        checkpoint = registry.get(model_id)
+        if checkpoint.task == texgen.TASK:
+            classes = [name for name in texgen.class_names(model_id) if name in names]
+            samples = [(name, texgen.generate(model_id, name, seed + i, size)) for name in classes
+                       for i in range(per_class)]
+            feats, preds = texture_features(net, [image for _, image in samples])
+            accuracy = float(np.mean([names[p] == name for p, (name, _) in zip(preds, samples, strict=True)]))
+            tiles = [texgen.generate(model_id, texgen.ANY_CLASS, seed + i, size, seamless=True) for i in range(100)]
+            relative = accuracy / real_accuracy if real_accuracy else float("nan")
+            results[model_id] = {"class_accuracy": accuracy, "class_accuracy_over_real": relative,
+                                 "frechet_distance": frechet_distance(feats, real_feats),
+                                 "seam_ratio": seam_ratio(tiles)}
+        else:
+            generator = load(model_id)
+            device = next(generator.parameters()).device
+            noise = torch.Generator().manual_seed(seed)
+            cells = size // generator.cell
+            with torch.inference_mode():
+                images = [generator(torch.randn(1, generator.config.z_local, cells, cells, generator=noise)
+                                    .to(device))[0] for _ in range(per_class * len(names))]
+            pixels = [((image.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+                      for image in images]
+            results[model_id] = {"frechet_distance": frechet_distance(texture_features(net, pixels)[0], real_feats)}
+    return results
+
+
 def _accuracy_and_confusion(predicted: np.ndarray, truth: np.ndarray, classes: list[str], split: str) -> dict:
     """Accuracy, recall per class, and the confusion matrix (rows: true class, columns: predicted; a
     prediction outside the data's classes counts in no column)."""
@@ -350,7 +423,8 @@ def write_metrics(model_id: str, metrics: dict) -> None:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m models.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=("classifier", "gan", "cgan", "vae", "inpaint", "texture", "texture-map"))
+    parser.add_argument("kind", choices=("classifier", "gan", "cgan", "vae", "inpaint", "texture", "texture-map",
+                                         "texgan"))
     parser.add_argument("--model", action="append", dest="models", help="checkpoint id (repeatable)")
     parser.add_argument("--samples", type=int, default=10000, help="gan: samples per model")
     parser.add_argument("--per-class", type=int, default=1000, help="cgan: samples per class")
@@ -366,11 +440,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--pictures", type=Path, default=None, help="inpaint: write before/after pictures here")
     parser.add_argument("--collages", type=int, default=50, help="texture-map: 2x2 collages of held-out photos")
     parser.add_argument("--window", type=float, default=0.2, help="texture-map: window, fraction of the side")
+    parser.add_argument("--texture-per-class", type=int, default=30, help="texgan: samples per class")
+    parser.add_argument("--texture-size", type=int, default=256, help="texgan: pixels a side of samples and crops")
     parser.add_argument("--write", action="store_true", help="record the metrics in model.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.data is None:
-        args.data = DTD_DIR if args.kind in ("inpaint", "texture", "texture-map") else fashion_mnist.DEFAULT_DIR
+        photo_kinds = ("inpaint", "texture", "texture-map", "texgan")
+        args.data = DTD_DIR if args.kind in photo_kinds else fashion_mnist.DEFAULT_DIR
     if args.kind == "classifier":
         results = evaluate_classifier((args.models or [args.classifier])[0], args.data)
     elif args.kind == "gan":
@@ -388,6 +465,11 @@ def main(argv: list[str] | None = None) -> dict:
     elif args.kind == "texture":
         model_ids = args.models or [c.id for c in registry.checkpoints("texture-classification")]
         results = evaluate_texture(model_ids, args.data, args.train_split, args.split)
+    elif args.kind == "texgan":
+        model_ids = args.models or [c.id for c in registry.checkpoints("texture-generation")
+                                    + registry.checkpoints("texture-generation-baseline")]
+        results = evaluate_texgan(model_ids, args.data, args.split, args.texture_per_class, args.texture_size,
+                                  args.seed, "dtd10-texture")
     else:
         model_ids = args.models or [c.id for c in registry.checkpoints("texture-classification")]
         results = evaluate_texture_map(model_ids, args.data, args.split, args.collages, args.window, args.seed)
@@ -396,8 +478,10 @@ def main(argv: list[str] | None = None) -> dict:
                 "inpaint": {"photos": f"{args.data.name} {args.split}", "crop": args.size},
                 "texture": {"photos": f"{args.data.name} {args.split}"},
                 "texture-map": {"collages": f"{args.collages} of {args.data.name} {args.split}",
-                                "map_window": args.window}}.get(args.kind, {})
-    if settings and args.kind not in ("inpaint", "texture", "texture-map"):
+                                "map_window": args.window},
+                "texgan": {"photos": f"{args.data.name} {args.split}", "samples_per_class": args.texture_per_class,
+                           "size": args.texture_size}}.get(args.kind, {})
+    if settings and args.kind not in ("inpaint", "texture", "texture-map", "texgan"):
         settings["classifier"] = args.classifier
     registered = {c.id for c in registry.checkpoints()}
     for name, metrics in results.items():

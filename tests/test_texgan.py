@@ -1,6 +1,7 @@
 """The colour texture GAN's network: any size, seamless tiling, conditional and "any class" use."""
 
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -60,14 +61,17 @@ def test_the_class_and_any_class_change_the_texture_and_the_critic_scores_patche
 
 @pytest.fixture(scope="module")
 def tiny_texgan(tmp_path_factory, synthetic_dtd):
-    """A texture generator trained for one step on the synthetic DTD folder, registered alone."""
+    """A texture generator and a DCGAN baseline trained for one step on the synthetic DTD folder, registered
+with the texture classifier alone."""
     from models import registry
     from models.train.__main__ import main as train_main
 
     assets = tmp_path_factory.mktemp("assets")
-    train_main(["texgan", "--data", str(synthetic_dtd), "--steps", "1", "--batch-size", "2", "--patch", "32",
-                "--photo-size", "40", "--width", "8", "--device", "cpu", "--model-id", "tiny-texgan",
-                "--run-dir", str(assets / "run"), "--export", str(assets / "tiny-texgan")])
+    shutil.copytree(registry.get("dtd10-texture").directory, assets / "dtd10-texture")  # the evaluation's judge
+    for arch, model_id in (("studio", "tiny-texgan"), ("dcgan", "tiny-texgan-dcgan")):
+        train_main(["texgan", "--arch", arch, "--data", str(synthetic_dtd), "--steps", "1", "--batch-size", "2",
+                    "--patch", "32", "--photo-size", "40", "--width", "8", "--device", "cpu", "--model-id", model_id,
+                    "--run-dir", str(assets / f"run-{arch}"), "--export", str(assets / model_id)])
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(registry, "ASSETS_DIR", assets)
         yield "tiny-texgan"
@@ -98,3 +102,17 @@ def test_textures_are_rgb_at_any_multiple_of_sixteen_and_repeat_with_their_seed(
 def test_bad_texture_requests_say_what_is_wrong(tiny_texgan, kwargs, message):
     with pytest.raises(InvalidRequestError, match=re.escape(message)):
         texgen.generate(tiny_texgan, **{"class_name": "banded", "seed": 1, "size": 64, **kwargs})
+
+
+def test_texgan_evaluation_reports_class_accuracy_distance_and_seams(tiny_texgan, synthetic_dtd):
+    from models.evaluate import main, seam_ratio
+
+    scores = main(["texgan", "--data", str(synthetic_dtd), "--model", tiny_texgan, "--model", "tiny-texgan-dcgan",
+                   "--texture-per-class", "2", "--texture-size", "64"])
+    assert set(scores) == {"real crops", tiny_texgan, "tiny-texgan-dcgan"}
+    studio = scores[tiny_texgan]
+    assert 0 <= studio["class_accuracy"] <= 1 and studio["frechet_distance"] >= 0 and studio["seam_ratio"] > 0
+    assert set(scores["tiny-texgan-dcgan"]) == {"frechet_distance"}
+    stripes = np.tile(np.arange(0, 250, 10, dtype=np.uint8)[None, :, None], (25, 1, 3))  # a ramp: a hard seam
+    assert seam_ratio([stripes]) > 5 and seam_ratio([np.roll(stripes, 12, axis=1)]) < 1  # the seam moved inside
+    assert abs(seam_ratio([np.tile(np.array([0, 200], np.uint8), (8, 4))[..., None]]) - 1) < 1e-9
