@@ -2,9 +2,11 @@
 RGB pixels.
 
 Deterministic: an image's spatial noise and global latent come from its seed through a CPU
-`torch.Generator`. The global latent is `psi * z(seed) + sum_k value_k * direction_k` (GANSpace
-directions of the global latent, in standard deviations), so the sliders change the material while the
-seed keeps its layout.
+`torch.Generator`. The generator pads circularly, as it was trained, so what it makes repeats after
+its latent grid: a seamless texture is exactly one period; any other is cut from a grid one cell
+larger, so it does not repeat within the picture. The global latent is
+`psi * z(seed) + sum_k value_k * direction_k` (GANSpace directions of the global latent, in standard
+deviations), so the sliders change the material while the seed keeps its layout.
 """
 
 from __future__ import annotations
@@ -59,12 +61,13 @@ def generate(model_id: str, class_name: str = ANY_CLASS, seed: int = 0, size: in
     directions = latent_directions(model_id)
     validate(seed, 1, float(psi), direction_values, len(directions))
     noise = torch.Generator().manual_seed(seed)
-    cells = size // generator.cell
+    cells = size // generator.cell + (0 if seamless else 1)
     z_local = torch.randn(1, config.z_local, cells, cells, generator=noise)
     z_global = torch.randn(1, config.z_global, generator=noise) * psi
     if direction_values:
         z_global = z_global + torch.tensor(direction_values) @ directions.directions[: len(direction_values)]
     target = next(generator.parameters()).device
     with torch.inference_mode():
-        image = generator(z_local.to(target), z_global.to(target), torch.tensor([label], device=target), seamless)
-    return ((image[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+        image = generator(z_local.to(target), z_global.to(target), torch.tensor([label], device=target), True)
+    image = image[0, :, :size, :size]
+    return ((image.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()

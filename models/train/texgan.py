@@ -3,7 +3,10 @@
 The folder may be in the DTD layout (`--split` chooses the photos), have one subfolder per class, or
 hold pictures of one kind. Photos are reduced to `--photo-size` on their shorter side (DTD10 ships at
 256, so a sample of 256 pixels shows as much as a whole photo) and the networks see random
-`--patch`-pixel crops, flipped at random. Loss: hinge, with DiffAugment (colour, translation and
+`--patch`-pixel crops, flipped at random. The generator pads circularly, as a seamless texture is
+made, and draws one latent cell more than a patch: the critic sees a random patch of it, never a whole
+period, so nothing tells it the texture repeats and there is no border to give position away. Loss:
+hinge, with DiffAugment (colour, translation and
 cutout on real and fake alike: Zhao et al. 2020) for a small dataset. A `--label-drop` share of
 each batch is labelled "any class", so the generator also serves unconditional use. The generator
 that ships is an exponential moving average of the trained one; its global latent's GANSpace
@@ -147,7 +150,7 @@ def train_studio(args, device, photos, labels, classes, rng, noise):
     opt_g = torch.optim.Adam(G.parameters(), lr=args.lr, betas=(0.0, 0.99))
     opt_d = torch.optim.Adam(D.parameters(), lr=args.lr, betas=(0.0, 0.99))
     run = RunState(args.run_dir, G=G, D=D, G_ema=G_ema, opt_g=opt_g, opt_d=opt_d, rng=rng, noise=noise)
-    step, cells = run.step, args.patch // G.cell
+    step, cells = run.step, args.patch // G.cell + 1
     progress = tqdm(total=args.steps, initial=step, desc="texgan", mininterval=10)
     while running(args, run, step):
         real, real_labels = random_patches(photos, labels, args.batch_size, args.patch, rng)
@@ -155,7 +158,9 @@ def train_studio(args, device, photos, labels, classes, rng, noise):
         real_labels = torch.where(drop, config.num_classes, real_labels).to(device)
         fake_labels = real_labels[torch.randperm(args.batch_size, generator=noise)]
         z_local, z_global = latents(config, args.batch_size, cells, noise)
-        fake = G(z_local.to(device), z_global.to(device), fake_labels)
+        y, x = torch.randint(0, G.cell + 1, (2,), generator=noise).tolist()
+        fake = G(z_local.to(device), z_global.to(device), fake_labels, seamless=True)
+        fake = fake[:, :, y : y + args.patch, x : x + args.patch]
         d_loss = (F.relu(1 - D(diff_augment(real.to(device), noise), real_labels)).mean()
                   + F.relu(1 + D(diff_augment(fake.detach(), noise), fake_labels)).mean())
         descend(opt_d, d_loss)
