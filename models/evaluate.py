@@ -8,6 +8,7 @@
     python -m models.evaluate texture [--model dtd10-texture] [--data ../shared/data/dtd10]
     python -m models.evaluate texture-map [--collages 50] [--window 0.2] [--data ../shared/data/dtd10]
     python -m models.evaluate texgan --model dtd10-texgan --model dtd10-texgan-dcgan-baseline
+    python -m models.evaluate texvae --texture-size 64
 
 For generators it reports (a) the Frechet distance between the classifier's penultimate features
 of generated samples and of the test set, next to the same distance for real training images vs
@@ -29,7 +30,9 @@ quarters the map labels by their class, next to the classifier's share on each q
 texture generators it reports, through the texture classifier, how often class-conditional samples
 are classified as the class asked for (also relative to the classifier's accuracy on real crops of
 the same size), the Frechet distance of pooled features to held-out crops (baselines: this only),
-and the seam ratio of 100 seamless samples (wrap-around steps over inner steps; 1 is seamless).
+and the seam ratio of 100 seamless samples (wrap-around steps over inner steps; 1 is seamless). For
+texture VAEs it reports the PSNR of reconstructions of one seeded crop per held-out photo, and their
+detail (mean gradient magnitude) over the originals'.
 `--write` records the numbers in each checkpoint's model.json.
 """
 
@@ -394,6 +397,32 @@ def evaluate_texgan(model_ids: list[str], data: Path, split: str, per_class: int
     return results
 
 
+@torch.inference_mode()
+def evaluate_texvae(model_ids: list[str], data: Path, split: str, size: int, seed: int) -> dict:
+    """Texture VAEs on one seeded `size`-pixel crop of each held-out photo (at 256 on its shorter side):
+    PSNR of the reconstruction (from the posterior mean) and its detail (mean gradient magnitude) over the
+    original's."""
+    from models.data.photos import dtd_split, load_rgb
+    from models.nets.texvae import detail
+
+    rng = np.random.default_rng(seed)
+    crops = []
+    for path, _ in dtd_split(data, split):
+        photo = load_rgb(path, 256)
+        y, x = rng.integers(0, photo.shape[0] - size + 1), rng.integers(0, photo.shape[1] - size + 1)
+        crops.append(photo[y : y + size, x : x + size])
+    images = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    results = {}
+    for model_id in model_ids:
+        vae = load(model_id)
+        device = next(vae.parameters()).device
+        reconstructions = torch.cat([vae.decode(vae.encode(chunk.to(device))[0]).cpu() for chunk in images.split(50)])
+        mse = ((reconstructions - images) / 2).pow(2).flatten(1).mean(1)
+        results[model_id] = {"psnr": float((10 * torch.log10(1 / mse)).mean()),
+                             "detail_ratio": float((detail(reconstructions) / detail(images)).mean())}
+    return results
+
+
 def _accuracy_and_confusion(predicted: np.ndarray, truth: np.ndarray, classes: list[str], split: str) -> dict:
     """Accuracy, recall per class, and the confusion matrix (rows: true class, columns: predicted; a
     prediction outside the data's classes counts in no column)."""
@@ -424,7 +453,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m models.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", choices=("classifier", "gan", "cgan", "vae", "inpaint", "texture", "texture-map",
-                                         "texgan"))
+                                         "texgan", "texvae"))
     parser.add_argument("--model", action="append", dest="models", help="checkpoint id (repeatable)")
     parser.add_argument("--samples", type=int, default=10000, help="gan: samples per model")
     parser.add_argument("--per-class", type=int, default=1000, help="cgan: samples per class")
@@ -446,7 +475,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.data is None:
-        photo_kinds = ("inpaint", "texture", "texture-map", "texgan")
+        photo_kinds = ("inpaint", "texture", "texture-map", "texgan", "texvae")
         args.data = DTD_DIR if args.kind in photo_kinds else fashion_mnist.DEFAULT_DIR
     if args.kind == "classifier":
         results = evaluate_classifier((args.models or [args.classifier])[0], args.data)
@@ -470,6 +499,9 @@ def main(argv: list[str] | None = None) -> dict:
                                     + registry.checkpoints("texture-generation-baseline")]
         results = evaluate_texgan(model_ids, args.data, args.split, args.texture_per_class, args.texture_size,
                                   args.seed, "dtd10-texture")
+    elif args.kind == "texvae":
+        model_ids = args.models or [c.id for c in registry.checkpoints("texture-autoencoder")]
+        results = evaluate_texvae(model_ids, args.data, args.split, args.texture_size, args.seed)
     else:
         model_ids = args.models or [c.id for c in registry.checkpoints("texture-classification")]
         results = evaluate_texture_map(model_ids, args.data, args.split, args.collages, args.window, args.seed)
@@ -480,8 +512,9 @@ def main(argv: list[str] | None = None) -> dict:
                 "texture-map": {"collages": f"{args.collages} of {args.data.name} {args.split}",
                                 "map_window": args.window},
                 "texgan": {"photos": f"{args.data.name} {args.split}", "samples_per_class": args.texture_per_class,
-                           "size": args.texture_size}}.get(args.kind, {})
-    if settings and args.kind not in ("inpaint", "texture", "texture-map", "texgan"):
+                           "size": args.texture_size},
+                "texvae": {"photos": f"{args.data.name} {args.split}", "crop": args.texture_size}}.get(args.kind, {})
+    if settings and args.kind not in ("inpaint", "texture", "texture-map", "texgan", "texvae"):
         settings["classifier"] = args.classifier
     registered = {c.id for c in registry.checkpoints()}
     for name, metrics in results.items():

@@ -1,4 +1,5 @@
-"""The colour texture GAN's network: any size, seamless tiling, conditional and "any class" use."""
+"""The colour texture family: the GAN's network (any size, seamless tiling, conditional and "any class"
+use), its model layer, and the evaluations of the GAN and the VAE."""
 
 import re
 import shutil
@@ -61,8 +62,8 @@ def test_the_class_and_any_class_change_the_texture_and_the_critic_scores_patche
 
 @pytest.fixture(scope="module")
 def tiny_texgan(tmp_path_factory, synthetic_dtd):
-    """A texture generator and a DCGAN baseline trained for one step on the synthetic DTD folder, registered
-with the texture classifier alone."""
+    """A texture generator, its DCGAN baseline and a texture VAE, each trained for one step on the synthetic
+DTD folder, registered with the texture classifier alone."""
     from models import registry
     from models.train.__main__ import main as train_main
 
@@ -72,6 +73,9 @@ with the texture classifier alone."""
         train_main(["texgan", "--arch", arch, "--data", str(synthetic_dtd), "--steps", "1", "--batch-size", "2",
                     "--patch", "32", "--photo-size", "40", "--width", "8", "--device", "cpu", "--model-id", model_id,
                     "--run-dir", str(assets / f"run-{arch}"), "--export", str(assets / model_id)])
+    train_main(["texvae", "--data", str(synthetic_dtd), "--steps", "1", "--batch-size", "2", "--patch", "32",
+                "--photo-size", "40", "--width", "8", "--device", "cpu", "--model-id", "tiny-texvae",
+                "--run-dir", str(assets / "run-vae"), "--export", str(assets / "tiny-texvae")])
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(registry, "ASSETS_DIR", assets)
         yield "tiny-texgan"
@@ -116,3 +120,10 @@ def test_texgan_evaluation_reports_class_accuracy_distance_and_seams(tiny_texgan
     stripes = np.tile(np.arange(0, 250, 10, dtype=np.uint8)[None, :, None], (25, 1, 3))  # a ramp: a hard seam
     assert seam_ratio([stripes]) > 5 and seam_ratio([np.roll(stripes, 12, axis=1)]) < 1  # the seam moved inside
     assert abs(seam_ratio([np.tile(np.array([0, 200], np.uint8), (8, 4))[..., None]]) - 1) < 1e-9
+
+
+def test_texvae_evaluation_reports_psnr_and_detail(tiny_texgan, synthetic_dtd):
+    from models.evaluate import main
+
+    scores = main(["texvae", "--data", str(synthetic_dtd), "--model", "tiny-texvae", "--texture-size", "32"])
+    assert 0 < scores["tiny-texvae"]["psnr"] < 60 and 0 <= scores["tiny-texvae"]["detail_ratio"] < 5

@@ -215,3 +215,13 @@ def test_texgan_dcgan_baseline_smoke_run_writes_a_loadable_spatial_generator(tmp
     assert checkpoint.id == "dtd10-texgan-dcgan-baseline" and checkpoint.task == "texture-generation-baseline"
     images = load(checkpoint, "cpu")(torch.randn(1, 16, 5, 3))
     assert images.shape == (1, 3, 80, 48) and images.abs().max() <= 1
+
+
+def test_texvae_smoke_run_writes_a_loadable_spatial_vae(tmp_path, synthetic_dtd):
+    out = train_main(["texvae", "--data", str(synthetic_dtd), "--steps", "2", "--batch-size", "2", "--patch", "32",
+                      "--photo-size", "40", "--width", "8", "--run-dir", str(tmp_path / "run"), "--device", "cpu"])
+    checkpoint = registry.read_checkpoint(out)
+    assert checkpoint.id == "dtd10-texvae" and checkpoint.task == "texture-autoencoder"
+    vae = load(checkpoint, "cpu")
+    mean, _ = vae.encode(torch.zeros(1, 3, 48, 80))
+    assert mean.shape == (1, 8, 12, 20) and vae.decode(mean).shape == (1, 3, 48, 80)

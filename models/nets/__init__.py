@@ -11,6 +11,7 @@ from models.nets.gan import Discriminator, Generator, GeneratorConfig
 from models.nets.inpaint import InpaintConfig, InpaintNet
 from models.nets.texgan import TexDCGANConfig, TexDCGANGenerator, TexGANConfig, TexGenerator
 from models.nets.texture import TextureConfig, TextureNet
+from models.nets.texvae import TexVAE, TexVAEConfig
 from models.nets.vae import VAE, VAEConfig
 
 ARCHITECTURES = {
@@ -24,6 +25,7 @@ ARCHITECTURES = {
     "studio-texture": (TextureConfig, TextureNet),
     "studio-texgan-generator": (TexGANConfig, TexGenerator),
     "texgan-dcgan-generator": (TexDCGANConfig, TexDCGANGenerator),
+    "studio-texvae": (TexVAEConfig, TexVAE),
 }
 
 __all__ = [
@@ -46,6 +48,8 @@ __all__ = [
     "TexDCGANGenerator",
     "TexGANConfig",
     "TexGenerator",
+    "TexVAE",
+    "TexVAEConfig",
     "TextureConfig",
     "TextureNet",
     "VAE",

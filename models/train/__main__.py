@@ -1,4 +1,4 @@
-"""`python -m models.train {classifier,gan,cgan,vae,inpaint,texture,texgan} [options]`."""
+"""`python -m models.train {classifier,gan,cgan,vae,inpaint,texture,texgan,texvae} [options]`."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 import torch
 
 from models.device import DEVICE_CHOICES
-from models.train import classifier, gan, inpaint, texgan, texture, vae
+from models.train import classifier, gan, inpaint, texgan, texture, texvae, vae
 
 TRAINERS = {"classifier": classifier, "gan": gan, "cgan": gan, "vae": vae, "inpaint": inpaint, "texture": texture,
-            "texgan": texgan}
+            "texgan": texgan, "texvae": texvae}
 
 
 def main(argv: list[str] | None = None) -> Path:
