@@ -363,7 +363,8 @@ def evaluate_texgan(model_ids: list[str], data: Path, split: str, per_class: int
     from models import texgen
     from models.data.photos import dtd_split, load_rgb
 
-    net, names = load(classifier_id), list(load(classifier_id).config.class_names)
+    net = load(classifier_id)
+    names = list(net.config.class_names)
     photos = dtd_split(data, split)
     real = [centre_crop(load_rgb(path, size), size) for path, _ in photos]
     real_feats, real_preds = texture_features(net, real)
@@ -391,8 +392,7 @@ def evaluate_texgan(model_ids: list[str], data: Path, split: str, per_class: int
             with torch.inference_mode():
                 images = [generator(torch.randn(1, generator.config.z_local, cells, cells, generator=noise)
                                     .to(device))[0] for _ in range(per_class * len(names))]
-            pixels = [((image.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
-                      for image in images]
+            pixels = [texgen.to_rgb_uint8(image) for image in images]
             results[model_id] = {"frechet_distance": frechet_distance(texture_features(net, pixels)[0], real_feats)}
     return results
 

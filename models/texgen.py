@@ -69,5 +69,9 @@ def generate(model_id: str, class_name: str = ANY_CLASS, seed: int = 0, size: in
     target = next(generator.parameters()).device
     with torch.inference_mode():
         image = generator(z_local.to(target), z_global.to(target), torch.tensor([label], device=target), True)
-    image = image[0, :, :size, :size]
+    return to_rgb_uint8(image[0, :, :size, :size])
+
+
+def to_rgb_uint8(image: torch.Tensor) -> np.ndarray:
+    """A generated image [3, H, W] in [-1, 1] -> RGB uint8 [H, W, 3]."""
     return ((image.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
