@@ -9,8 +9,10 @@ of 4x4 cells makes 64 pixels, 64x64 cells 1024. With `seamless` every convolutio
 the latent grid and the image are periodic: the output tiles with no seam (the interior is made as in
 training, which pads with zeros). Padding is chosen per call, so one loaded network serves both.
 
-Discriminator: strided convolutions with spectral norm to a map of patch logits, plus a projection of
-the class embedding (Miyato and Koyama 2018) at every patch.
+Discriminator: convolutions with spectral norm, each stage ending in 2x2 average pooling (a strided
+convolution left the generator a diagonal hatching to exploit), to a map of patch logits plus a
+projection of the class embedding (Miyato and Koyama 2018) at every patch, and an auxiliary class head
+on the pooled features (trained on real patches only; the generator is asked to satisfy it).
 """
 
 from __future__ import annotations
@@ -104,17 +106,18 @@ class TexDiscriminator(nn.Module):
         widths = list(reversed(stage_widths(config)))
         layers: list[nn.Module] = [spectral_norm(nn.Conv2d(3, widths[0], 3, padding=1)), nn.LeakyReLU(0.2)]
         for a, b in zip(widths[:-1], widths[1:], strict=True):
-            layers += [spectral_norm(nn.Conv2d(a, b, 4, stride=2, padding=1)), nn.LeakyReLU(0.2),
+            layers += [spectral_norm(nn.Conv2d(a, b, 3, padding=1)), nn.LeakyReLU(0.2), nn.AvgPool2d(2),
                        spectral_norm(nn.Conv2d(b, b, 3, padding=1)), nn.LeakyReLU(0.2)]
         self.features = nn.Sequential(*layers)
         self.logit = spectral_norm(nn.Conv2d(widths[-1], 1, 1))
         self.embedding = spectral_norm(nn.Embedding(config.num_classes + 1, widths[-1]))
+        self.classes = spectral_norm(nn.Linear(widths[-1], config.num_classes))
 
-    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Patch logits [N, 1, h, w]: realness of each patch, given its class."""
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(patch logits [N, 1, h, w]: realness of each patch given its class, class logits [N, classes])."""
         features = self.features(images)
         projection = (features * self.embedding(labels)[:, :, None, None]).sum(dim=1, keepdim=True)
-        return self.logit(features) + projection
+        return self.logit(features) + projection, self.classes(features.mean(dim=(2, 3)))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ hold pictures of one kind. Photos are reduced to `--photo-size` on their shorter
 made, and draws one latent cell more than a patch: the critic sees a random patch of it, never a whole
 period, so nothing tells it the texture repeats and there is no border to give position away. Loss:
 hinge, with DiffAugment (colour, translation and
-cutout on real and fake alike: Zhao et al. 2020) for a small dataset. A `--label-drop` share of
+cutout on real and fake alike: Zhao et al. 2020) for a small dataset, plus `--aux-weight` times the
+critic's auxiliary class loss (the critic learns it on real patches, the generator must satisfy it on
+its own); the critic learns at `--lr-d`. A `--label-drop` share of
 each batch is labelled "any class", so the generator also serves unconditional use. The generator
 that ships is an exponential moving average of the trained one; its global latent's GANSpace
 directions are computed at export. `--arch dcgan` trains the baseline it is measured against: a plain
@@ -55,7 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--patch", type=int, default=64, help="training crop, a multiple of 16")
     parser.add_argument("--photo-size", type=int, default=256, help="shorter side the photos are reduced to")
-    parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--lr", type=float, default=2e-4, help="generator learning rate")
+    parser.add_argument("--lr-d", type=float, default=4e-4, help="critic learning rate")
+    parser.add_argument("--aux-weight", type=float, default=1.0, help="weight of the auxiliary class loss")
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--label-drop", type=float, default=0.1, help="share of each batch labelled 'any class'")
     parser.add_argument("--ema", type=float, default=0.999)
@@ -106,6 +110,14 @@ def latents(config: TexGANConfig, count: int, cells: int, generator: torch.Gener
             torch.randn(count, config.z_global, generator=generator))
 
 
+def class_loss(logits: torch.Tensor, labels: torch.Tensor, any_class: int) -> torch.Tensor:
+    """Cross-entropy over the patches that have a class (those labelled "any class" have none to meet)."""
+    known = labels != any_class
+    if logits.shape[1] < 2 or not known.any():
+        return logits.sum() * 0
+    return F.cross_entropy(logits[known], labels[known])
+
+
 def load_pictures(args: argparse.Namespace) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
     """The training pictures (at least a patch on their shorter side), their class indices and the classes."""
     entries, classes = labelled_images(args.data, args.split)
@@ -148,7 +160,7 @@ def train_studio(args, device, photos, labels, classes, rng, noise):
     G, D = TexGenerator(config).to(device), TexDiscriminator(config).to(device)
     G_ema = copy.deepcopy(G).eval()
     opt_g = torch.optim.Adam(G.parameters(), lr=args.lr, betas=(0.0, 0.99))
-    opt_d = torch.optim.Adam(D.parameters(), lr=args.lr, betas=(0.0, 0.99))
+    opt_d = torch.optim.Adam(D.parameters(), lr=args.lr_d, betas=(0.0, 0.99))
     run = RunState(args.run_dir, G=G, D=D, G_ema=G_ema, opt_g=opt_g, opt_d=opt_d, rng=rng, noise=noise)
     step, cells = run.step, args.patch // G.cell + 1
     progress = tqdm(total=args.steps, initial=step, desc="texgan", mininterval=10)
@@ -161,10 +173,13 @@ def train_studio(args, device, photos, labels, classes, rng, noise):
         y, x = torch.randint(0, G.cell + 1, (2,), generator=noise).tolist()
         fake = G(z_local.to(device), z_global.to(device), fake_labels, seamless=True)
         fake = fake[:, :, y : y + args.patch, x : x + args.patch]
-        d_loss = (F.relu(1 - D(diff_augment(real.to(device), noise), real_labels)).mean()
-                  + F.relu(1 + D(diff_augment(fake.detach(), noise), fake_labels)).mean())
+        real_logits, real_classes = D(diff_augment(real.to(device), noise), real_labels)
+        fake_logits, _ = D(diff_augment(fake.detach(), noise), fake_labels)
+        d_loss = (F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+                  + args.aux_weight * class_loss(real_classes, real_labels, config.num_classes))
         descend(opt_d, d_loss)
-        g_loss = -D(diff_augment(fake, noise), fake_labels).mean()
+        fake_logits, fake_classes = D(diff_augment(fake, noise), fake_labels)
+        g_loss = -fake_logits.mean() + args.aux_weight * class_loss(fake_classes, fake_labels, config.num_classes)
         descend(opt_g, g_loss)
         update_ema(G_ema, G, args.ema)
         step += 1
