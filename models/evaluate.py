@@ -375,11 +375,11 @@ def evaluate_texgan(model_ids: list[str], data: Path, split: str, per_class: int
         checkpoint = registry.get(model_id)
         if checkpoint.task == texgen.TASK:
             classes = [name for name in texgen.class_names(model_id) if name in names]
-            samples = [(name, texgen.generate(model_id, name, seed + i, size)) for name in classes
-                       for i in range(per_class)]
+            samples = [(name, image) for name in classes
+                       for image in texgen.generate(model_id, name, seed, size, n=per_class)]
             feats, preds = texture_features(net, [image for _, image in samples])
             accuracy = float(np.mean([names[p] == name for p, (name, _) in zip(preds, samples, strict=True)]))
-            tiles = [texgen.generate(model_id, texgen.ANY_CLASS, seed + i, size, seamless=True) for i in range(100)]
+            tiles = [texgen.generate(model_id, texgen.ANY_CLASS, seed + i, size, seamless=True)[0] for i in range(100)]
             relative = accuracy / real_accuracy if real_accuracy else float("nan")
             results[model_id] = {"class_accuracy": accuracy, "class_accuracy_over_real": relative,
                                  "frechet_distance": frechet_distance(feats, real_feats),

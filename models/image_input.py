@@ -54,6 +54,11 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")  # CMYK, YCbCr, LAB, HSV
 
 
+def centre_square(image: Image.Image, size: int) -> np.ndarray:
+    """The largest centred square of a picture, scaled to `size` pixels a side; RGB uint8 [size, size, 3]."""
+    return np.asarray(ImageOps.fit(to_rgb(image), (size, size), Image.Resampling.LANCZOS)).copy()
+
+
 def check_size(width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
     check_pixel_cap(width, height, max_pixels)
     if min(width, height) < MIN_SIDE:

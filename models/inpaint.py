@@ -6,8 +6,11 @@ the result is pasted back into the hole only. Pixels outside the (dilated) mask 
 bit-identical to the input. Feathering blends the fill into the original over the inner edge of
 the hole.
 
-A second mode fills Fashion-MNIST-like images with the VAE as a generative prior: it searches the
-latent whose decoded image best matches the known pixels, then takes the hole from that image.
+A second mode fills with a VAE as a generative prior: it searches the latent whose decoded image best
+matches the known pixels (plus the prior's pull toward N(0, I)), then takes the hole from that image. A
+Fashion-MNIST VAE sees the whole picture at 28x28 grey; a texture VAE fills each region of the hole
+(the crop strategy above) at up to TEXTURE_PRIOR_SIZE pixels, near the scale of its training photos.
+`fitting_priors` says which VAEs suit a picture.
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ MAX_HOLE_FRACTION = 0.95  # more than this leaves too little of the image to fil
 DILATION_RANGE = (0, 64)
 FEATHER_RANGE = (0, 32)
 PRIOR_STEPS = 300
+TEXTURE_PRIOR_SIZE = 128  # longest side of a crop a texture VAE prior fills; larger crops are reduced to it
+TEXTURE_PRIOR_STEPS = 100
+TEXTURE_SMOOTHING = 0.3  # weight of the fill's total variation: without it the hole's edge fills with colour noise
+GREY_TOLERANCE = 8  # mean spread of a pixel's channels, in grey levels, below which a picture is grey ...
+GREY_PRIOR_MAX_SIDE = 512  # ... and pictures that are grey and at most this large are Fashion-MNIST-like
 
 
 def _check_inputs(image: np.ndarray, mask: np.ndarray) -> None:
@@ -121,29 +129,47 @@ def _merge(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, 
 # the two fills are averaged: +0.15 dB in the hole for twice the network time (see the model card).
 VIEWS = ((), (2, 3))  # tensor dimensions flipped for each view
 
+CropFill = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
-@torch.inference_mode()
-def _fill_crop(net: torch.nn.Module, crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """Run the network on one crop (reduced to the working size if larger); float32 RGB [h, w, 3] in 0..255."""
-    device = next(net.parameters()).device
+
+def _network_fill(net: torch.nn.Module) -> CropFill:
+    @torch.inference_mode()
+    def fill(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        fills = net(torch.cat([image.flip(dims) for dims in VIEWS]), torch.cat([mask.flip(dims) for dims in VIEWS]))
+        return sum(fill[None].flip(dims) for fill, dims in zip(fills, VIEWS, strict=True)) / len(VIEWS)
+
+    return fill
+
+
+def _fill_crop(fill: CropFill, crop: np.ndarray, hole: np.ndarray, device: torch.device, working_size: int,
+               multiple: int) -> np.ndarray:
+    """Fill one crop (reduced to `working_size` if larger, padded to a multiple of `multiple`) with
+    `fill(image [1, 3, h, w] in [-1, 1], mask [1, 1, h, w], 1 = hole)`; float32 RGB [h, w, 3] in 0..255."""
     h, w = hole.shape
     image = torch.tensor(crop, device=device).permute(2, 0, 1).float()[None] / 127.5 - 1
     mask = torch.from_numpy(hole).to(device).float()[None, None]
-    scale = min(1.0, WORKING_SIZE / max(h, w))
+    scale = min(1.0, working_size / max(h, w))
     if scale < 1:
         size = (max(8, round(h * scale)), max(8, round(w * scale)))
         image = F.interpolate(image, size=size, mode="area")
         mask = (F.interpolate(mask, size=size, mode="area") > 0).float()
-    multiple = net.MULTIPLE
     ph, pw = -image.shape[2] % multiple, -image.shape[3] % multiple
     pad = "reflect" if min(image.shape[2:]) > max(ph, pw) else "replicate"
     image, mask = F.pad(image, (0, pw, 0, ph), mode=pad), F.pad(mask, (0, pw, 0, ph), mode="replicate")
-    fills = net(torch.cat([image.flip(dims) for dims in VIEWS]), torch.cat([mask.flip(dims) for dims in VIEWS]))
-    output = sum(fill[None].flip(dims) for fill, dims in zip(fills, VIEWS, strict=True)) / len(VIEWS)
-    output = output[:, :, : image.shape[2] - ph, : image.shape[3] - pw]
+    output = fill(image, mask)[:, :, : image.shape[2] - ph, : image.shape[3] - pw]
     if scale < 1:
         output = F.interpolate(output, size=(h, w), mode="bicubic", align_corners=False)
     return ((output[0].permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5).cpu().numpy()
+
+
+def _fill_regions(image: np.ndarray, hole: np.ndarray, feather: int,
+                  fill_crop: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+    """Fill each region of the hole (disjoint boxes, each with a margin around its hole) and paste it back."""
+    result = image.copy()
+    for top, left, bottom, right in hole_regions(hole):
+        region, region_hole = image[top:bottom, left:right], hole[top:bottom, left:right]
+        result[top:bottom, left:right] = _composite(region, fill_crop(region, region_hole), region_hole, feather)
+    return result
 
 
 def _validated_hole(image: np.ndarray, mask: np.ndarray, dilation: int, feather: int) -> np.ndarray:
@@ -176,11 +202,49 @@ def inpaint(model_id: str, image: np.ndarray, mask: np.ndarray, dilation: int = 
         return image.copy()
     net = load(checkpoint_for(model_id, TASK), device)
     net.to(memory_format=torch.channels_last)  # about 15% faster convolutions on a CPU; a no-op once done
-    result = image.copy()
-    for top, left, bottom, right in hole_regions(hole):  # disjoint boxes, each with a margin around its hole
-        region, region_hole = image[top:bottom, left:right], hole[top:bottom, left:right]
-        result[top:bottom, left:right] = _composite(region, _fill_crop(net, region, region_hole), region_hole, feather)
-    return result
+    fill, param_device = _network_fill(net), next(net.parameters()).device
+    return _fill_regions(image, hole, feather,
+                         lambda crop, crop_hole: _fill_crop(fill, crop, crop_hole, param_device, WORKING_SIZE,
+                                                            net.MULTIPLE))
+
+
+def is_fashion_like(image: np.ndarray) -> bool:
+    """Whether a picture is Fashion-MNIST-like: grey (its channels differ by less than GREY_TOLERANCE on
+    average) and at most GREY_PRIOR_MAX_SIDE pixels a side, as the garments the studio makes and shows are."""
+    spread = image.max(axis=2).astype(np.int16) - image.min(axis=2)
+    return max(image.shape[:2]) <= GREY_PRIOR_MAX_SIDE and float(spread.mean()) < GREY_TOLERANCE
+
+
+def fitting_priors(image: np.ndarray) -> list[str]:
+    """The VAEs that can fill `image` (uint8 RGB [H, W, 3]) as a prior: Fashion-MNIST VAEs for
+    Fashion-MNIST-like pictures (`is_fashion_like`), texture VAEs for every other picture (colour or large)."""
+    task = vae.TASK if is_fashion_like(image) else vae.TEXTURE_TASK
+    return [checkpoint.id for checkpoint in registry.checkpoints(task)]
+
+
+def _check_prior_fits(vae_id: str, image: np.ndarray) -> None:
+    if vae_id not in fitting_priors(image):
+        kind = "a Fashion-MNIST-like picture (grey, small)" if is_fashion_like(image) else "a colour or large photo"
+        suited = ", ".join(fitting_priors(image)) or "none"
+        raise InvalidRequestError(f"The VAE {shown(vae_id)} does not fit this picture: it is {kind}. "
+                                  f"VAE priors that fit it: {suited}.")
+
+
+def _optimised_latent(start: torch.Tensor, fit: Callable[[torch.Tensor], torch.Tensor], steps: int, seed: int,
+                      progress: Callable[[float], None] | None) -> torch.Tensor:
+    """Adam from `start` (plus a little noise from the seed) on fit(z) plus the prior's pull 0.5 |z|^2."""
+    generator = torch.Generator().manual_seed(seed)
+    z = (start + 0.1 * torch.randn(start.shape, generator=generator).to(start.device)).requires_grad_(True)
+    optimizer = torch.optim.Adam([z], lr=0.05)
+    with torch.enable_grad():
+        for step in range(steps):
+            loss = fit(z) + 0.5 * z.pow(2).sum()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if progress is not None and step % 20 == 0:
+                progress(step / steps)
+    return z.detach()
 
 
 def prior_inpaint(vae_id: str, image: np.ndarray, mask: np.ndarray, dilation: int = 0, feather: int = 0,
@@ -190,6 +254,7 @@ def prior_inpaint(vae_id: str, image: np.ndarray, mask: np.ndarray, dilation: in
     the latent is optimised so the decoded image matches the known pixels (plus the prior's pull
     toward N(0, I)), and the hole takes the decoded image, scaled back up. uint8 [H, W, 3]."""
     hole = _validated_hole(image, mask, dilation, feather)
+    _check_prior_fits(vae_id, image)
     if not hole.any():
         return image.copy()
     net = load(checkpoint_for(vae_id, vae.TASK), device)
@@ -200,25 +265,59 @@ def prior_inpaint(vae_id: str, image: np.ndarray, mask: np.ndarray, dilation: in
     weight = torch.from_numpy(known.astype(np.float32)).to(param_device)[None, None]
     with torch.inference_mode():
         start = net.posterior(target * 2 - 1)[0].clone()
-    generator = torch.Generator().manual_seed(seed)
-    z = (start + 0.1 * torch.randn(start.shape, generator=generator).to(param_device)).requires_grad_(True)
-    optimizer = torch.optim.Adam([z], lr=0.05)
-    with torch.enable_grad():
-        for step in range(steps):
-            logits = net.logits(z)
-            fit = (F.binary_cross_entropy_with_logits(logits, target, reduction="none") * weight).sum()
-            loss = fit + 0.5 * z.pow(2).sum()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if progress is not None and step % 20 == 0:
-                progress(step / steps)
+    z = _optimised_latent(
+        start, lambda z: (F.binary_cross_entropy_with_logits(net.logits(z), target, reduction="none") * weight).sum(),
+        steps, seed, progress)
     with torch.inference_mode():
         decoded = (torch.sigmoid(net.logits(z))[0, 0] * 255).cpu().numpy()
     h, w = hole.shape
     large = np.asarray(Image.fromarray(decoded.round().astype(np.uint8)).resize((w, h), Image.Resampling.NEAREST))
     return _composite(image, np.repeat(large[..., None], 3, axis=2).astype(np.float32), hole, feather)
 
+
+def _hole_variation(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    """Total variation (L1 of neighbour differences) of `image` where `hole` is 1."""
+    down = (image[..., 1:, :] - image[..., :-1, :]).abs() * hole[..., 1:, :]
+    right = (image[..., 1:] - image[..., :-1]).abs() * hole[..., 1:]
+    return down.sum() + right.sum()
+
+
+def _texture_prior_fill(net: torch.nn.Module, steps: int, seed: int,
+                        progress: Callable[[float], None] | None) -> CropFill:
+    """A crop fill by a texture VAE: its spatial latent starts from the crop with the hole painted in the known
+    pixels' mean colour, and is optimised so the decoded crop matches the known pixels (L1), stays smooth in
+    the hole, and is pulled toward N(0, I)."""
+    def fill(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        known = 1 - mask
+        mean_colour = (image * known).sum((2, 3), keepdim=True) / known.sum().clamp_min(1)
+        with torch.inference_mode():
+            start = net.encode(image * known + mean_colour * mask)[0].clone()
+
+        def fit(z: torch.Tensor) -> torch.Tensor:
+            decoded = net.decode(z)
+            return ((decoded - image).abs() * known).sum() + TEXTURE_SMOOTHING * _hole_variation(decoded, mask)
+
+        z = _optimised_latent(start, fit, steps, seed, progress)
+        with torch.inference_mode():
+            return net.decode(z)
+
+    return fill
+
+
+def texture_prior_inpaint(vae_id: str, image: np.ndarray, mask: np.ndarray, dilation: int = 0, feather: int = 0,
+                          steps: int = TEXTURE_PRIOR_STEPS, seed: int = 0,
+                          progress: Callable[[float], None] | None = None, device: str | None = None) -> np.ndarray:
+    """Fill a photo with a texture VAE as prior, region by region, each region's crop seen at up to
+    TEXTURE_PRIOR_SIZE pixels; pixels outside the (dilated) hole are untouched. uint8 [H, W, 3]."""
+    hole = _validated_hole(image, mask, dilation, feather)
+    _check_prior_fits(vae_id, image)
+    if not hole.any():
+        return image.copy()
+    net = load(checkpoint_for(vae_id, vae.TEXTURE_TASK), device)
+    fill, param_device = _texture_prior_fill(net, steps, seed, progress), next(net.parameters()).device
+    return _fill_regions(image, hole, feather,
+                         lambda crop, crop_hole: _fill_crop(fill, crop, crop_hole, param_device, TEXTURE_PRIOR_SIZE,
+                                                            net.cell))
 
 def fill(model_id: str, image: np.ndarray, mask: np.ndarray, dilation: int = 0, feather: int = 0,
          progress: Callable[[float], None] | None = None, device: str | None = None) -> np.ndarray:
@@ -228,5 +327,7 @@ def fill(model_id: str, image: np.ndarray, mask: np.ndarray, dilation: int = 0, 
         return inpaint(model_id, image, mask, dilation, feather, device)
     if task == vae.TASK:
         return prior_inpaint(model_id, image, mask, dilation, feather, progress=progress, device=device)
+    if task == vae.TEXTURE_TASK:
+        return texture_prior_inpaint(model_id, image, mask, dilation, feather, progress=progress, device=device)
     raise InvalidRequestError(f"Model {shown(model_id)} is a {task} model; "
                               "inpainting takes an inpainting model or a VAE.")

@@ -2,11 +2,12 @@
 RGB pixels.
 
 Deterministic: an image's spatial noise and global latent come from its seed through a CPU
-`torch.Generator`. The generator pads circularly, as it was trained, so what it makes repeats after
-its latent grid: a seamless texture is exactly one period; any other is cut from a grid one cell
-larger, so it does not repeat within the picture. The global latent is
-`psi * z(seed) + sum_k value_k * direction_k` (GANSpace directions of the global latent, in standard
-deviations), so the sliders change the material while the seed keeps its layout.
+`torch.Generator`, so picture i of a grid with first seed s is the picture of seed s + i alone. The
+generator pads circularly, as it was trained, so what it makes repeats after its latent grid: a
+seamless texture is exactly one period; any other is cut from a grid one cell larger, so it does not
+repeat within the picture. The global latent is `psi * z(seed) + sum_k value_k * direction_k` (GANSpace
+directions of the global latent, in standard deviations), so the sliders change the material while the
+seed keeps its layout; a class morph keeps both and blends the class embedding.
 """
 
 from __future__ import annotations
@@ -16,17 +17,26 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from models import registry
 from models.errors import InvalidRequestError, shown
 from models.loading import load
-from models.sampling import checkpoint_for, latent_directions, validate
+from models.sampling import PREVIEW_OFFSETS, checkpoint_for, latent_directions, validate, validate_seeds
 
 TASK = "texture-generation"
 ANY_CLASS = "any"
 SIZE_RANGE = (64, 1024)  # pixels a side; a multiple of the generator's cell (16)
+MAX_PIXELS = 4 * 1024 * 1024  # most pixels one request makes (four textures of 1024, sixty-four of 256)
+PREVIEW_SIZE = 64  # pixels a side of the pictures in a direction's preview strip
+MORPH_STEPS_RANGE = (2, 64)
 
 
 def _generator(model_id: str, device: str | None = None):
     return load(checkpoint_for(model_id, TASK), device)
+
+
+def is_texture_model(model_id: str) -> bool:
+    """Whether `model_id` names a texture generator (the tabs that also serve grey models ask this)."""
+    return registry.has(model_id) and registry.get(model_id).task == TASK
 
 
 def class_names(model_id: str) -> list[str]:
@@ -35,41 +45,132 @@ def class_names(model_id: str) -> list[str]:
 
 
 def class_index(model_id: str, name: str) -> int:
-    """The generator's index of a class name; "any" is the last index (no class)."""
+    """The generator's index of a class name (case-insensitive); "any" is the last index (no class)."""
     names = class_names(model_id)
-    if name == ANY_CLASS or (not names and name in ("", None)):
+    key = name.strip().lower() if isinstance(name, str) else name
+    if key == ANY_CLASS or (not names and key in ("", None)):
         return _generator(model_id).config.num_classes
-    if name not in names:
+    if key not in [n.lower() for n in names]:
         raise InvalidRequestError(f"Unknown texture class {shown(name)}. Classes: {', '.join([ANY_CLASS, *names])}.")
-    return names.index(name)
+    return [n.lower() for n in names].index(key)
 
 
-def validate_size(size: int, cell: int) -> None:
+def validate_size(size: int, count: int, cell: int) -> None:
     lo, hi = SIZE_RANGE
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not lo <= size <= hi or size % cell:
         raise InvalidRequestError(f"Size must be a multiple of {cell} from {lo} to {hi} pixels, not {shown(size)}.")
+    if count * size * size > MAX_PIXELS:
+        most = MAX_PIXELS // (size * size)
+        raise InvalidRequestError(f"At {size} pixels a side the studio makes at most {most} textures at once.")
+
+
+def _latents(model_id: str, seeds: Sequence[int], size: int, seamless: bool, psi: float,
+             direction_values: Sequence[float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validated (spatial noise [N, z_local, cells, cells], global latent [N, z_global]), one per seed."""
+    generator = _generator(model_id)
+    config = generator.config
+    validate_size(size, len(seeds), generator.cell)
+    direction_values = [float(v) for v in direction_values]
+    directions = latent_directions(model_id)
+    validate(seeds[0], len(seeds), float(psi), direction_values, len(directions))
+    cells = size // generator.cell + (0 if seamless else 1)
+    z_local, z_global = [], []
+    for seed in seeds:
+        noise = torch.Generator().manual_seed(int(seed))
+        z_local.append(torch.randn(1, config.z_local, cells, cells, generator=noise))
+        z_global.append(torch.randn(1, config.z_global, generator=noise) * psi)
+    z_global = torch.cat(z_global)
+    if direction_values:
+        z_global = z_global + torch.tensor(direction_values) @ directions.directions[: len(direction_values)]
+    return torch.cat(z_local), z_global
+
+
+@torch.inference_mode()
+def _render(model_id: str, z_local: torch.Tensor, styles: torch.Tensor, size: int, device: str | None = None,
+            per_pass: int = 1) -> np.ndarray:
+    """uint8 [N, size, size, 3] from noise and styles, `per_pass` pictures a forward pass. One by default: a
+    1024-pixel batch would be large, and a picture's pixels must not depend on what else was in its batch (a
+    picked grid cell is then exactly that seed alone); previews, which are not kept, go faster in batches."""
+    generator = _generator(model_id, device)
+    target = next(generator.parameters()).device
+    images = torch.cat([generator.synthesize(z_local[i : i + per_pass].to(target), styles[i : i + per_pass].to(target),
+                                             True) for i in range(0, len(z_local), per_pass)])
+    return np.stack([to_rgb_uint8(image[:, :size, :size]) for image in images])
+
+
+@torch.inference_mode()
+def _styles(model_id: str, z_global: torch.Tensor, labels: torch.Tensor, device: str | None = None) -> torch.Tensor:
+    generator = _generator(model_id, device)
+    target = next(generator.parameters()).device
+    return generator.style(z_global.to(target), labels.to(target))
 
 
 def generate(model_id: str, class_name: str = ANY_CLASS, seed: int = 0, size: int = 256, seamless: bool = False,
-             psi: float = 1.0, direction_values: Sequence[float] = (), device: str | None = None) -> np.ndarray:
-    """One texture, uint8 [size, size, 3]."""
-    generator = _generator(model_id, device)
-    config = generator.config
+             psi: float = 1.0, direction_values: Sequence[float] = (), n: int = 1,
+             device: str | None = None) -> np.ndarray:
+    """`n` textures of one class from consecutive seeds; uint8 [n, size, size, 3]."""
+    validate_seeds(seed, n)
     label = class_index(model_id, class_name)
-    validate_size(size, generator.cell)
-    direction_values = [float(v) for v in direction_values]
-    directions = latent_directions(model_id)
-    validate(seed, 1, float(psi), direction_values, len(directions))
-    noise = torch.Generator().manual_seed(seed)
-    cells = size // generator.cell + (0 if seamless else 1)
-    z_local = torch.randn(1, config.z_local, cells, cells, generator=noise)
-    z_global = torch.randn(1, config.z_global, generator=noise) * psi
-    if direction_values:
-        z_global = z_global + torch.tensor(direction_values) @ directions.directions[: len(direction_values)]
+    z_local, z_global = _latents(model_id, range(seed, seed + n), size, seamless, psi, direction_values)
+    return _render(model_id, z_local, _styles(model_id, z_global, torch.full((n,), label), device), size, device)
+
+
+def generate_many(requests: Sequence[dict], device: str | None = None) -> list[np.ndarray | Exception]:
+    """`generate(**request)` for each request; a bad request gets its error in its place. Textures are
+    large, so each is its own forward pass (nothing to gain from sharing)."""
+    results: list[np.ndarray | Exception] = []
+    for request in requests:
+        try:
+            results.append(generate(**request, device=device))
+        except (InvalidRequestError, registry.UnknownModelError) as error:
+            results.append(error)
+    return results
+
+
+def one_of_each(model_id: str, seed: int, n: int = 1, size: int = 128, seamless: bool = False, psi: float = 1.0,
+                device: str | None = None) -> np.ndarray:
+    """The latents of seeds seed .. seed + n - 1 as every class; uint8 [classes, n, size, size, 3]."""
+    validate_seeds(seed, n)
+    classes = max(len(class_names(model_id)), 1)
+    validate_size(size, classes * n, _generator(model_id).cell)
+    z_local, z_global = _latents(model_id, range(seed, seed + n), size, seamless, psi, ())
+    labels = torch.arange(classes).repeat_interleave(n) if class_names(model_id) else torch.full((n,), classes)
+    styles = _styles(model_id, z_global.repeat(classes, 1), labels, device)
+    pixels = _render(model_id, z_local.repeat(classes, 1, 1, 1), styles, size, device)
+    return pixels.reshape(classes, n, *pixels.shape[1:])
+
+
+@torch.inference_mode()
+def morph(model_id: str, class_a: str, class_b: str, seed: int, steps: int, size: int = 128, seamless: bool = False,
+          psi: float = 1.0, device: str | None = None) -> np.ndarray:
+    """One seed's noise and latent while the class embedding blends linearly from A to B; uint8
+    [steps, size, size, 3]."""
+    lo, hi = MORPH_STEPS_RANGE
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not lo <= steps <= hi:
+        raise InvalidRequestError(f"Steps must be a whole number from {lo} to {hi}, not {shown(steps)}.")
+    a, b = class_index(model_id, class_a), class_index(model_id, class_b)
+    generator = _generator(model_id, device)
     target = next(generator.parameters()).device
-    with torch.inference_mode():
-        image = generator(z_local.to(target), z_global.to(target), torch.tensor([label], device=target), True)
-    return to_rgb_uint8(image[0, :, :size, :size])
+    validate_size(size, steps, generator.cell)
+    z_local, z_global = _latents(model_id, [seed], size, seamless, psi, ())
+    t = torch.linspace(0, 1, steps, device=target)[:, None]
+    embeddings = generator.embedding(torch.tensor([a, b], device=target))
+    styles = generator.style_of_embedding(z_global.to(target).expand(steps, -1),
+                                          (1 - t) * embeddings[0] + t * embeddings[1])
+    return _render(model_id, z_local.expand(steps, -1, -1, -1), styles, size, device)
+
+
+def direction_previews(model_id: str, seed: int, psi: float, direction_values: Sequence[float],
+                       offsets: Sequence[float] = PREVIEW_OFFSETS, size: int = PREVIEW_SIZE) -> np.ndarray:
+    """What each direction does to one texture (any class, `size` pixels, seamless): uint8
+    [len(direction_values), len(offsets), size, size, 3], as `sampling.direction_previews` for grey models."""
+    values = [float(v) for v in direction_values]
+    rows = [values[:k] + [offset] + values[k + 1:] for k in range(len(values)) for offset in offsets]
+    latents = [_latents(model_id, [seed], size, True, psi, row) for row in rows]
+    z_local, z_global = torch.cat([z for z, _ in latents]), torch.cat([g for _, g in latents])
+    label = torch.full((len(rows),), class_index(model_id, ANY_CLASS))
+    pixels = _render(model_id, z_local, _styles(model_id, z_global, label), size, per_pass=len(rows))
+    return pixels.reshape(len(values), len(offsets), *pixels.shape[1:])
 
 
 def to_rgb_uint8(image: torch.Tensor) -> np.ndarray:

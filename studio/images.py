@@ -16,16 +16,18 @@ from models.files import write_atomically
 GIF_SIZE = 224  # longest side a GIF frame is blown up to (a GIF is a download: it has no whole-pixel viewer)
 GRID_GAP = 2  # pixels between grid cells, in model pixels
 STRIP_COLUMNS = 8  # frames per row of a strip: 8 frames of 28 pixels are at least 84 screen pixels each at 1440 px
-LABEL_SCALE = 2  # labelled rows are drawn at twice the model pixels, so their labels are legible
+LABEL_SCALE = 2  # labelled rows of small pictures are drawn at twice the model pixels, so their labels are legible
+LABEL_MIN_SIZE = 48  # pictures at least this large are drawn at their own size beside labels
 CELLS_KEY = "studio-cells"  # the text chunk with a grid's layout
 
 
 def tile(images: np.ndarray, gap: int = GRID_GAP, cols: int | None = None) -> np.ndarray:
-    """Arrange uint8 [N, H, W] in a grid (near-square unless `cols` is given) with `gap`-pixel gutters."""
-    n, h, w = images.shape
+    """Arrange uint8 [N, H, W] (grey) or [N, H, W, 3] (RGB) in a grid (near-square unless `cols` is given) with
+    `gap`-pixel gutters."""
+    n, h, w = images.shape[:3]
     cols = cols or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
-    grid = np.zeros((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap), dtype=np.uint8)
+    grid = np.zeros((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap, *images.shape[3:]), dtype=np.uint8)
     for i, image in enumerate(images):
         r, c = divmod(i, cols)
         grid[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = image
@@ -48,7 +50,7 @@ def with_cells(image: Image.Image, count: int, cols: int, cell: tuple[int, int],
 
 def grid_image(images: np.ndarray, cols: int | None = None) -> Image.Image:
     """One sample, or a grid of samples (near-square unless `cols` is given) that knows its cells."""
-    n, h, w = images.shape
+    n, h, w = images.shape[:3]
     cols = min(n, cols or math.ceil(math.sqrt(n)))
     return with_cells(Image.fromarray(tile(images, cols=cols)), n, cols, (w, h))
 
@@ -59,20 +61,22 @@ def strip_image(images: np.ndarray) -> Image.Image:
 
 
 def labelled_rows_image(images: np.ndarray, labels: list[str]) -> Image.Image:
-    """uint8 [rows, cols, H, W] as a grid with each row's label written at its left (LABEL_SCALE pixels a
-    model pixel)."""
-    rows, cols, h, w = images.shape
-    grid = upscale(tile(images.reshape(rows * cols, h, w), cols=cols, gap=GRID_GAP), LABEL_SCALE)
+    """uint8 [rows, cols, H, W] (grey) or [rows, cols, H, W, 3] (RGB) as a grid with each row's label written
+    at its left; small pictures are drawn at LABEL_SCALE pixels a model pixel, so that the labels are legible
+    beside them."""
+    rows, cols, h, w = images.shape[:4]
+    scale = LABEL_SCALE if max(h, w) < LABEL_MIN_SIZE else 1
+    grid = upscale(tile(images.reshape(rows * cols, *images.shape[2:]), cols=cols, gap=GRID_GAP), scale)
     font = ImageFont.load_default(size=6 * LABEL_SCALE)
     margin = int(max(ImageDraw.Draw(grid).textlength(label, font=font) for label in labels)) + 3 * LABEL_SCALE
-    canvas = Image.new("L", (grid.width + margin, grid.height), 0)
+    canvas = Image.new(grid.mode, (grid.width + margin, grid.height), 0)
     canvas.paste(grid, (margin, 0))
     draw = ImageDraw.Draw(canvas)
+    white = 255 if grid.mode == "L" else (255, 255, 255)
     for r, label in enumerate(labels):
-        centre = (r * (h + GRID_GAP) + h // 2) * LABEL_SCALE
-        draw.text((LABEL_SCALE, centre), label, fill=255, font=font, anchor="lm")
-    return with_cells(canvas, rows * cols, cols, (w * LABEL_SCALE, h * LABEL_SCALE), (margin, 0),
-                      GRID_GAP * LABEL_SCALE)
+        centre = (r * (h + GRID_GAP) + h // 2) * scale
+        draw.text((LABEL_SCALE, centre), label, fill=white, font=font, anchor="lm")
+    return with_cells(canvas, rows * cols, cols, (w * scale, h * scale), (margin, 0), GRID_GAP * scale)
 
 
 def _layout(image: Image.Image) -> dict | None:
@@ -123,8 +127,9 @@ def cell_image(image: Image.Image, index: int) -> Image.Image:
 
 
 def write_gif(frames: np.ndarray, path: Path, frame_ms: int = 80, target: int = GIF_SIZE, comment: str = "") -> Path:
-    """Animated GIF of uint8 [T, H, W] frames, each upscaled crisply, looping forever, with an optional comment;
-    a working file of the app (shown and downloaded, not kept past the process), so not flushed to disk."""
+    """Animated GIF of uint8 [T, H, W] (or [T, H, W, 3]) frames, each upscaled crisply, looping forever, with an
+    optional comment; a working file of the app (shown and downloaded, not kept past the process), so not flushed
+    to disk."""
     factor = max(1, target // max(frames.shape[1:3]))
     images = [upscale(frame, factor) for frame in frames]
     return write_atomically(path, lambda file: images[0].save(file, format="GIF", save_all=True,

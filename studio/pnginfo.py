@@ -47,8 +47,10 @@ def gif_comment(params: dict) -> str:
 
 
 def encode_pixels(pixels: np.ndarray) -> str:
-    """A small uint8 image [H, W] as text for the parameters, so an input image travels with its output."""
-    return f"{pixels.shape[0]}x{pixels.shape[1]}:" + base64.b64encode(np.ascontiguousarray(pixels).tobytes()).decode()
+    """A small uint8 image [H, W] (grey) or [H, W, 3] (RGB) as text for the parameters, so an input image
+    travels with its output."""
+    shape = "x".join(str(n) for n in pixels.shape)
+    return f"{shape}:" + base64.b64encode(np.ascontiguousarray(pixels).tobytes()).decode()
 
 
 def encode_jpeg(image: Image.Image, quality: int = 90) -> str:
@@ -71,8 +73,10 @@ def decode_jpeg(text: str) -> Image.Image:
 def decode_pixels(text: str) -> np.ndarray:
     try:
         shape, data = text.split(":", 1)
-        height, width = (int(v) for v in shape.split("x"))
-        return np.frombuffer(base64.b64decode(data), dtype=np.uint8).reshape(height, width).copy()
+        dimensions = [int(v) for v in shape.split("x")]
+        if len(dimensions) < 2 or dimensions[2:] not in ([], [3]):  # grey or RGB
+            raise ValueError(f"unexpected pixel shape {shape}")
+        return np.frombuffer(base64.b64decode(data), dtype=np.uint8).reshape(dimensions).copy()
     except (ValueError, TypeError, AttributeError) as error:
         raise NotAStudioPNGError("That PNG's image parameters are damaged.") from error
 

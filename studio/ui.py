@@ -482,6 +482,18 @@ def serve_batch(requests: list[Callable[[], dict]], serve_many: Callable[[list[d
     return [None if isinstance(answer, Exception) else make_output(request, answer) for request, answer in pairs]
 
 
+def serve_grey_and_texture(requests: list[dict], serve_grey: Callable[[list[dict]], list],
+                           serve_texture: Callable[[list[dict]], list]) -> list:
+    """Answers to a batch that mixes grey and texture requests (a texture request has a "size"), each kind
+    served by its own model-layer function, in the batch's order."""
+    results: list = [None] * len(requests)
+    for serve, is_texture in ((serve_grey, False), (serve_texture, True)):
+        indices = [i for i, request in enumerate(requests) if ("size" in request) == is_texture]
+        for i, result in zip(indices, serve([requests[i] for i in indices]) if indices else [], strict=True):
+            results[i] = result
+    return results
+
+
 def whole_number(value: float | None, name: str) -> int:
     """A UI or API number that must be an integer (seeds, counts); anything else is the user's error."""
     if value is None or isinstance(value, bool) or not math.isfinite(value) or value != int(value):
@@ -489,9 +501,10 @@ def whole_number(value: float | None, name: str) -> int:
     return int(value)
 
 
-def model_choices(task: str, default: str) -> list[str]:
-    """Registered checkpoints of `task`, the tab's default model first."""
-    ids = [c.id for c in registry.checkpoints(task)]
+def model_choices(tasks: str | tuple[str, ...], default: str) -> list[str]:
+    """Registered checkpoints of a task (or of any of several), the tab's default model first."""
+    tasks = (tasks,) if isinstance(tasks, str) else tasks
+    ids = [c.id for task in tasks for c in registry.checkpoints(task)]
     return sorted(ids, key=lambda i: (i != default, i))
 
 
@@ -529,6 +542,17 @@ def finish_results(events: list, image: gr.Image, save: gr.DownloadButton | None
 
     for event in events:
         event.then(finish, image, [image, save] if save else image, api_visibility="private")
+
+
+DTD_EXAMPLES_DIR = registry.ASSETS_DIR / "examples" / "dtd"
+
+
+def dtd_examples() -> list[tuple[str, str]]:
+    """(path, caption): the first shipped DTD photo of each class (held out from the models' training)."""
+    firsts = {}
+    for path in sorted(DTD_EXAMPLES_DIR.glob("*.jpg")):
+        firsts.setdefault(path.stem.rsplit("_", 1)[0], str(path))
+    return [(path, name) for name, path in firsts.items()]
 
 
 def example_path(examples: list[tuple[str, str]], index: object) -> str:

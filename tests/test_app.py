@@ -34,8 +34,9 @@ def test_sample_returns_the_models_pixels_upscaled_with_parameters(client):
 def test_png_parameters_restore_exactly(client):
     directions = [0.5, 0.0, -1.3, 2.2, 0.0, 0.0, 0.0, 4.9, -5.0, 0.1]
     saved = call_sample(client, seed=123456, n=9, psi=0.55, directions=directions)
-    model, seed, n, psi, *values, image = client.predict(handle_file(saved), api_name="/restore_latent")
+    model, seed, n, psi, *values, size, seamless, image = client.predict(handle_file(saved), api_name="/restore_latent")
     assert (model, seed, n, psi, values) == ("fmnist-gan", 123456, 9, 0.55, directions)
+    assert (size, seamless) == (256, False)  # a grey model's PNG has none: the defaults
     np.testing.assert_array_equal(np.asarray(Image.open(image)), np.asarray(Image.open(saved)))
 
 

@@ -11,7 +11,7 @@ from models.data.masks import MASK_KINDS, brush_mask
 from models.errors import InvalidRequestError
 from models.registry import ASSETS_DIR
 from studio import pnginfo
-from studio.tabs.inpaint import EMPTY_MASK_NOTICE, editor_image_and_mask, invert_mask
+from studio.tabs.inpaint import EMPTY_MASK_NOTICE, editor_image_and_mask, fitting_models, invert_mask
 
 MODEL = "photo-inpaint"
 PHOTO = ASSETS_DIR / "examples" / "dtd" / "cracked_0048.jpg"  # DTD val1: never seen in training
@@ -207,3 +207,37 @@ def test_inpaint_evaluation_scores_the_model_and_both_baselines(synthetic_dtd):
     for method in scores.values():
         assert set(method) == {"hole_psnr_thin", "hole_psnr_medium", "hole_psnr_thick", "hole_psnr_mean"}
         assert all(0 < v < 60 for v in method.values())
+
+
+def test_the_priors_offered_fit_the_picture():
+    shoe = np.asarray(Image.open(ASSETS_DIR / "examples" / "fashion-mnist" / "test-00009-sneaker.png").convert("RGB"))
+    assert inpaint.fitting_priors(shoe) == ["fmnist-vae"]
+    assert inpaint.fitting_priors(photo()) == ["dtd10-texvae"]
+    grey_photo = np.repeat(np.asarray(Image.open(PHOTO).convert("L"))[..., None], 3, axis=2)
+    assert inpaint.fitting_priors(np.tile(grey_photo, (3, 3, 1))) == ["dtd10-texvae"]  # grey but large: a photo
+    hole = np.zeros((256, 256), bool)
+    hole[100:140, 100:140] = True
+    with pytest.raises(InvalidRequestError, match="does not fit this picture.*dtd10-texvae"):
+        inpaint.fill("fmnist-vae", photo(), hole)
+    ids = [i for _, i in fitting_models({"background": Image.fromarray(shoe)}, "dtd10-texvae").choices]
+    assert "fmnist-vae" in ids and "dtd10-texvae" not in ids and MODEL in ids
+
+
+def test_the_texture_prior_fills_only_the_hole_of_a_colour_photo():
+    truth = photo(128)
+    hole = np.zeros((128, 128), bool)
+    hole[40:64, 50:90] = True
+    result = inpaint.fill("dtd10-texvae", truth, hole, device="cpu")
+    np.testing.assert_array_equal(result[~hole], truth[~hole])
+    np.testing.assert_array_equal(result, inpaint.fill("dtd10-texvae", truth, hole, device="cpu"))
+    blanked = truth.copy()
+    blanked[hole] = 0
+    assert hole_error(result, truth, hole) < 0.5 * hole_error(blanked, truth, hole)
+
+
+def test_api_refuses_a_prior_that_does_not_fit(client, tmp_path):
+    image = handle_file(save(tmp_path, "image.png", photo(64)))
+    hole = np.zeros((64, 64), np.uint8)
+    hole[20:40, 20:40] = 255
+    with pytest.raises(AppError, match="does not fit this picture"):
+        client.predict(image, handle_file(save(tmp_path, "mask.png", hole)), "fmnist-vae", 0, 0, api_name="/inpaint")

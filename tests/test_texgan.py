@@ -56,8 +56,8 @@ def test_the_class_and_any_class_change_the_texture_and_the_critic_scores_patche
     with torch.no_grad():
         images = [generator(z_local, z_global, torch.tensor([label])) for label in (0, 5, config.num_classes)]
     assert all((a - b).abs().mean() > 1e-4 for a, b in zip(images, images[1:], strict=False))
-    logits = TexDiscriminator(config)(torch.cat(images), torch.tensor([0, 5, config.num_classes]))
-    assert logits.shape == (3, 1, 4, 4)
+    logits, classes = TexDiscriminator(config)(torch.cat(images), torch.tensor([0, 5, config.num_classes]))
+    assert logits.shape == (3, 1, 4, 4) and classes.shape == (3, config.num_classes)
 
 
 @pytest.fixture(scope="module")
@@ -83,13 +83,13 @@ DTD folder, registered with the texture classifier alone."""
 
 def test_textures_are_rgb_at_any_multiple_of_sixteen_and_repeat_with_their_seed(tiny_texgan):
     for size in (64, 96, 160):
-        image = texgen.generate(tiny_texgan, "bubbly", seed=5, size=size, device="cpu")
+        image = texgen.generate(tiny_texgan, "bubbly", seed=5, size=size, device="cpu")[0]
         assert image.shape == (size, size, 3) and image.dtype == np.uint8
-    again = texgen.generate(tiny_texgan, "bubbly", seed=5, size=160, device="cpu")
-    np.testing.assert_array_equal(image, again)
-    other = texgen.generate(tiny_texgan, "bubbly", seed=6, size=160, device="cpu")
+    grid = texgen.generate(tiny_texgan, "Bubbly", seed=4, size=160, n=3, device="cpu")
+    np.testing.assert_array_equal(grid[1], image)  # picture i of a grid is seed + i alone
+    other = grid[2]
     assert np.abs(other.astype(int) - image).max() > 0
-    seamless = texgen.generate(tiny_texgan, "bubbly", seed=5, size=160, seamless=True, device="cpu")
+    seamless = texgen.generate(tiny_texgan, "bubbly", seed=5, size=160, seamless=True, device="cpu")[0]
     assert np.abs(seamless.astype(int) - image).max() > 0
     assert texgen.class_names(tiny_texgan) == ["banded", "bubbly", "chequered", "cracked"]
     assert texgen.class_index(tiny_texgan, texgen.ANY_CLASS) == 4
@@ -98,6 +98,7 @@ def test_textures_are_rgb_at_any_multiple_of_sixteen_and_repeat_with_their_seed(
 @pytest.mark.parametrize("kwargs, message", [
     ({"size": 100}, "multiple of 16 from 64 to 1024"),
     ({"size": 2048}, "multiple of 16 from 64 to 1024"),
+    ({"size": 1024, "n": 5}, "At 1024 pixels a side the studio makes at most 4 textures at once"),
     ({"class_name": "plaid"}, "Unknown texture class 'plaid'. Classes: any, banded"),
     ({"seed": -1}, "Seed must be a whole number"),
     ({"psi": 3.0}, "Truncation psi"),
@@ -127,3 +128,20 @@ def test_texvae_evaluation_reports_psnr_and_detail(tiny_texgan, synthetic_dtd):
 
     scores = main(["texvae", "--data", str(synthetic_dtd), "--model", "tiny-texvae", "--texture-size", "32"])
     assert 0 < scores["tiny-texvae"]["psnr"] < 60 and 0 <= scores["tiny-texvae"]["detail_ratio"] < 5
+
+
+def test_one_of_each_morph_and_previews_are_colour_and_keep_the_seed(tiny_texgan):
+    each = texgen.one_of_each(tiny_texgan, seed=3, n=2, size=64, device="cpu")
+    assert each.shape == (4, 2, 64, 64, 3) and each.dtype == np.uint8
+    np.testing.assert_array_equal(each[1, 1], texgen.generate(tiny_texgan, "bubbly", 4, 64, device="cpu")[0])
+    frames = texgen.morph(tiny_texgan, "banded", "cracked", seed=3, steps=5, size=64, device="cpu")
+    assert frames.shape == (5, 64, 64, 3)
+    np.testing.assert_array_equal(frames[0], each[0, 0])  # the ends are the two classes at that seed
+    np.testing.assert_array_equal(frames[-1], each[3, 0])
+    previews = texgen.direction_previews(tiny_texgan, seed=3, psi=1.0, direction_values=[0.0, 1.5])
+    assert previews.shape == (2, 5, texgen.PREVIEW_SIZE, texgen.PREVIEW_SIZE, 3)
+    as_made = [texgen.generate(tiny_texgan, texgen.ANY_CLASS, 3, texgen.PREVIEW_SIZE, seamless=True,
+                               direction_values=values, device="cpu")[0] for values in ([0.0, 1.5], [0.0, 0.0])]
+    for row, texture in enumerate(as_made):  # each row's middle is the texture as it stands (made in one batch)
+        assert np.abs(previews[row, 2].astype(int) - texture).max() <= 1
+    assert texgen.is_texture_model(tiny_texgan) and not texgen.is_texture_model("fmnist-gan")

@@ -14,9 +14,13 @@ from models.evaluate import classifier_outputs
 from models.loading import load
 from studio import pnginfo
 from studio.images import cell_count, cell_image
+from studio.tabs import vae as vae_tab
 from studio.tabs.vae import EXAMPLES_DIR
+from studio.ui import DTD_EXAMPLES_DIR
 
 VAE = "fmnist-vae"
+TEXTURE_VAE = "dtd10-texvae"
+BANDED, BUBBLY = (str(DTD_EXAMPLES_DIR / name) for name in ("banded_0006.jpg", "bubbly_0044.jpg"))
 EXAMPLES = sorted(EXAMPLES_DIR.glob("*.png"))
 BOOT, DRESS = (str(EXAMPLES_DIR / name) for name in ("test-00000-ankle-boot.png", "test-00013-dress.png"))
 
@@ -25,11 +29,11 @@ def pixels(path: str) -> np.ndarray:
     return np.asarray(Image.open(path).convert("L"))
 
 
-def cells(path: str) -> np.ndarray:
+def cells(path: str, mode: str = "L") -> np.ndarray:
     """The pictures of a grid or strip result, cut out where the image says its cells lie."""
     image = Image.open(path)
     image.load()
-    return np.stack([np.asarray(cell_image(image, i).convert("L")) for i in range(cell_count(image))])
+    return np.stack([np.asarray(cell_image(image, i).convert(mode)) for i in range(cell_count(image))])
 
 
 def test_the_shipped_examples_cover_every_class():
@@ -184,3 +188,68 @@ def test_gif_comment_round_trip(tmp_path):
     with pytest.raises(pnginfo.NotAStudioPNGError, match="no studio parameters"):
         pnginfo.read(tmp_path / "plain.gif")
     assert np.array_equal(pnginfo.decode_pixels(pnginfo.encode_pixels(pixels(BOOT))), pixels(BOOT))
+
+
+def texture_views(*paths: str) -> np.ndarray:
+    return np.stack([vae.from_picture(TEXTURE_VAE, Image.open(path)) for path in paths])
+
+
+def test_the_texture_vae_sees_a_centred_colour_square_and_encodes_it_deterministically():
+    views = texture_views(BANDED, BUBBLY)
+    assert views.shape == (2, vae.TEXTURE_VAE_SIZE, vae.TEXTURE_VAE_SIZE, 3) and views.dtype == np.uint8
+    np.testing.assert_array_equal(vae.from_picture(TEXTURE_VAE, Image.fromarray(views[0])), views[0])
+    latents = vae.encode(TEXTURE_VAE, views, device="cpu")
+    assert latents.shape == (2, vae.latent_size(TEXTURE_VAE)) and latents.dtype == np.float32
+    np.testing.assert_array_equal(latents, vae.encode(TEXTURE_VAE, views, device="cpu"))
+    reconstructions = vae.reconstruct(TEXTURE_VAE, views, device="cpu")
+    assert reconstructions.shape == views.shape and reconstructions.dtype == np.uint8
+    as_model = lambda x: torch.from_numpy(x).float().div(127.5).sub(1)  # noqa: E731
+    assert vae.psnr(as_model(reconstructions), as_model(views)).mean() >= 18.0
+    assert reconstructions.std() > 20  # colour texture, not a flat grey
+    with pytest.raises(InvalidRequestError, match=r"shape \[N, 64, 64, 3\]"):
+        vae.encode(TEXTURE_VAE, np.zeros((1, 28, 28), np.uint8))
+
+
+def test_texture_interpolation_and_walk_run_in_colour_between_the_reconstructions():
+    a, b = texture_views(BANDED, BUBBLY)
+    ends = vae.reconstruct(TEXTURE_VAE, np.stack([a, b]), device="cpu")
+    for path in vae.PATHS:
+        frames = vae.interpolate(TEXTURE_VAE, a, b, steps=5, path=path, device="cpu")
+        assert frames.shape == (5, 64, 64, 3) and frames.dtype == np.uint8
+        np.testing.assert_array_equal(frames[[0, -1]], ends)
+        np.testing.assert_array_equal(frames, vae.interpolate(TEXTURE_VAE, a, b, 5, path, device="cpu"))
+    corners = np.stack([*vae.encode(TEXTURE_VAE, np.stack([a, b]), device="cpu"),
+                        vae.prior_latent(TEXTURE_VAE, 3), vae.prior_latent(TEXTURE_VAE, 4)])
+    np.testing.assert_array_equal(corners[2], vae.prior_latent(TEXTURE_VAE, 3))
+    grid = vae.walk(TEXTURE_VAE, corners, size=3, device="cpu")
+    assert grid.shape == (3, 3, 64, 64, 3) and grid.dtype == np.uint8
+    np.testing.assert_array_equal(grid[0, [0, 2]], ends)
+
+
+def test_the_examples_gallery_follows_the_model():
+    assert [path for path, _ in vae_tab.examples(VAE)] == [str(p) for p in EXAMPLES]
+    photos = vae_tab.examples(TEXTURE_VAE)
+    assert len(photos) == 10 and all(path.endswith(".jpg") for path, _ in photos)
+
+
+def test_api_texture_vae_encode_interpolate_walk_and_restore(client):
+    views = texture_views(BANDED, BUBBLY)
+    preview, latent = client.predict(TEXTURE_VAE, handle_file(BANDED), api_name="/encode")
+    np.testing.assert_allclose(latent, vae.encode(TEXTURE_VAE, views[:1], device="cpu")[0], atol=1e-4)
+    assert Image.open(preview).mode == "RGB"
+    strip, gif = client.predict(TEXTURE_VAE, handle_file(BANDED), handle_file(BUBBLY), 6, "slerp", False,
+                                api_name="/interpolate")
+    expected = vae.interpolate(TEXTURE_VAE, *views, 6, "slerp", device="cpu")
+    assert np.abs(cells(strip, "RGB").astype(int) - expected).max() <= 1
+    with Image.open(gif) as animation:
+        assert animation.n_frames == 6
+    path = client.predict(TEXTURE_VAE, handle_file(BANDED), handle_file(BUBBLY), None, None, 3, 7, api_name="/walk")
+    grid = cells(path, "RGB")
+    assert grid.shape == (9, 64, 64, 3)
+    ends = vae.reconstruct(TEXTURE_VAE, views, device="cpu")
+    assert np.abs(grid[[0, 2]].astype(int) - ends).max() <= 1
+    model, a, *_, walk_image = client.predict(handle_file(path), api_name="/restore_vae")
+    assert model == TEXTURE_VAE
+    np.testing.assert_array_equal(np.asarray(Image.open(a).convert("RGB")), views[0])
+    np.testing.assert_array_equal(np.asarray(Image.open(walk_image).convert("RGB")),
+                                  np.asarray(Image.open(path).convert("RGB")))

@@ -81,7 +81,11 @@ class TexGenerator(nn.Module):
         return 2 ** self.config.blocks
 
     def style(self, z_global: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return self.mapping(torch.cat([z_global, self.embedding(labels)], dim=1))
+        return self.style_of_embedding(z_global, self.embedding(labels))
+
+    def style_of_embedding(self, z_global: torch.Tensor, class_embedding: torch.Tensor) -> torch.Tensor:
+        """The style of a global latent and a class embedding (or a blend of two, for a class morph)."""
+        return self.mapping(torch.cat([z_global, class_embedding], dim=1))
 
     def early_features(self, z_global: torch.Tensor) -> torch.Tensor:
         """The style of "any class" for each global latent, where GANSpace finds its principal directions."""
@@ -91,7 +95,10 @@ class TexGenerator(nn.Module):
                 seamless: bool = False) -> torch.Tensor:
         """z_local [N, z_local, h, w], z_global [N, z_global], labels [N] (num_classes = any) ->
         images [N, 3, h * cell, w * cell] in [-1, 1]; seamless ones tile."""
-        style = self.style(z_global, labels)
+        return self.synthesize(z_local, self.style(z_global, labels), seamless)
+
+    def synthesize(self, z_local: torch.Tensor, style: torch.Tensor, seamless: bool = False) -> torch.Tensor:
+        """Images from spatial noise and a style [N, style]."""
         x = self.input(z_local, style, seamless)
         for first, second in self.stages:
             x = F.interpolate(x, scale_factor=2, mode="nearest")

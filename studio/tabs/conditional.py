@@ -1,4 +1,5 @@
-"""Class-conditional generation: samples of a class, one of each class, and class morphs (strip + GIF)."""
+"""Class-conditional generation: samples of a class, one of each class, and class morphs (strip + GIF), for the
+grey Fashion-MNIST generator and the colour texture generators (their classes, size and seamless tiling)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import random
 import gradio as gr
 from PIL import Image
 
-from models import conditional, sampling
+from models import conditional, registry, sampling, texgen
 from models.data.fashion_mnist import CLASS_NAMES
 from models.errors import shown
 from studio import files, pnginfo
@@ -30,6 +31,7 @@ from studio.ui import (
     result_image,
     send_buttons,
     serve_batch,
+    serve_grey_and_texture,
     skip_link,
     tab_parameters,
     user_errors,
@@ -39,57 +41,108 @@ from studio.ui import (
 
 DEFAULT_MODEL = "fmnist-cgan"
 MAX_ONE_OF_EACH_COLUMNS = 8
+DEFAULT_SIZE = 128  # pixels a side of a texture here: ten rows of them stay in view
+GREY_MORPH = ("Sneaker", "Ankle boot")  # the morph's classes when a model is chosen, where it has them
+TEXTURE_MORPH = ("bubbly", "cracked")
 
 
-def generate_request(model_id: str, class_name: str, num_samples: float, seed: float, psi: float) -> dict:
+def classes_of(model_id: str) -> list[str]:
+    """The class names a model offers: Fashion-MNIST's, or a texture generator's own and "any"."""
+    if texgen.is_texture_model(model_id):
+        return [*texgen.class_names(model_id), texgen.ANY_CLASS]
+    return list(CLASS_NAMES)
+
+
+def class_name_of(model_id: str, class_name: str) -> str:
+    """The model's own spelling of a class given by name or (grey models) index; unknown ones are refused."""
+    if texgen.is_texture_model(model_id):
+        return classes_of(model_id)[texgen.class_index(model_id, class_name)]
+    return CLASS_NAMES[conditional.class_index(class_name)]
+
+
+def texture_params(model_id: str, size: float, seamless: bool) -> dict:
+    """The size and seamless switch of a texture request (nothing for a grey model)."""
+    if not texgen.is_texture_model(model_id):
+        return {}
+    return {"size": whole_number(size, "Size"), "seamless": bool(seamless)}
+
+
+def generate_request(model_id: str, class_name: str, num_samples: float, seed: float, psi: float,
+                     size: float = DEFAULT_SIZE, seamless: bool = False) -> dict:
     """The model layer's request for one set of UI or API values."""
-    return {"model_id": model_id, "label": conditional.class_index(class_name), "seed": whole_number(seed, "Seed"),
-            "n": whole_number(num_samples, "Number of samples"), "psi": float(psi)}
+    request = {"model_id": model_id, "seed": whole_number(seed, "Seed"),
+               "n": whole_number(num_samples, "Number of samples"), "psi": float(psi)}
+    if texgen.is_texture_model(model_id):
+        return {**request, "class_name": class_name_of(model_id, class_name),
+                **texture_params(model_id, size, seamless)}
+    return {**request, "label": conditional.class_index(class_name)}
 
 
 def generated_image(request: dict, pixels) -> Image.Image:
+    class_name = request["class_name"] if "class_name" in request else CLASS_NAMES[request["label"]]
     return pnginfo.embed(grid_image(pixels), {
-        "tab": "conditional", "mode": "generate", "model_id": request["model_id"],
-        "class": CLASS_NAMES[request["label"]], "num_samples": request["n"], "seed": request["seed"],
-        "psi": request["psi"]})
+        "tab": "conditional", "mode": "generate", "model_id": request["model_id"], "class": class_name,
+        "num_samples": request["n"], "seed": request["seed"], "psi": request["psi"],
+        **{key: request[key] for key in ("size", "seamless") if key in request}})
+
+
+def generate_many(requests: list[dict]) -> list:
+    """Serve grey and texture requests together, each kind through its own model-layer function."""
+    return serve_grey_and_texture(requests, conditional.generate_many, texgen.generate_many)
 
 
 @user_errors
-def generate(model_id: str, class_name: str, num_samples: float, seed: float, psi: float) -> Image.Image:
+def generate(model_id: str, class_name: str, num_samples: float, seed: float, psi: float,
+             size: float = DEFAULT_SIZE, seamless: bool = False) -> Image.Image:
     """`num_samples` images of one class from consecutive seeds."""
-    request = generate_request(model_id, class_name, num_samples, seed, psi)
-    return generated_image(request, conditional.generate(**request))
+    request = generate_request(model_id, class_name, num_samples, seed, psi, size, seamless)
+    result = generate_many([request])[0]
+    if isinstance(result, Exception):
+        raise result
+    return generated_image(request, result)
 
 
-def generate_batch(model_id: list, class_name: list, num_samples: list, seed: list, psi: list):
+def generate_batch(model_id: list, class_name: list, num_samples: list, seed: list, psi: list, *texture: list):
     """The /generate endpoint, batched by Gradio (each argument lists a batch's values; the names are the
-    API's): concurrent requests share the generator's forward passes."""
-    requests = [lambda i=i: generate_request(model_id[i], class_name[i], num_samples[i], seed[i], psi[i])
+    API's; `texture` is the size and seamless lists): concurrent requests share the generator's forward passes."""
+    requests = [lambda i=i: generate_request(model_id[i], class_name[i], num_samples[i], seed[i], psi[i],
+                                             *[values[i] for values in texture])
                 for i in range(len(model_id))]
-    return [serve_batch(requests, conditional.generate_many, generated_image)]
+    return [serve_batch(requests, generate_many, generated_image)]
 
 
 @user_errors
-def one_of_each(model_id: str, num_samples: float, seed: float, psi: float) -> Image.Image:
+def one_of_each(model_id: str, num_samples: float, seed: float, psi: float, size: float = DEFAULT_SIZE,
+                seamless: bool = False) -> Image.Image:
     """A row per class; column j is the latent of seed + j in every row."""
     seed, n = whole_number(seed, "Seed"), whole_number(num_samples, "Number of samples")
     columns = min(n, MAX_ONE_OF_EACH_COLUMNS)
-    pixels = conditional.one_of_each(model_id, seed, columns, float(psi))
-    return pnginfo.embed(labelled_rows_image(pixels, list(CLASS_NAMES)), {
+    texture = texture_params(model_id, size, seamless)
+    if texture:
+        names = texgen.class_names(model_id) or [texgen.ANY_CLASS]
+        columns = max(1, min(columns, texgen.MAX_PIXELS // (len(names) * texture["size"] ** 2)))
+        pixels = texgen.one_of_each(model_id, seed, columns, psi=float(psi), **texture)
+    else:
+        names, pixels = list(CLASS_NAMES), conditional.one_of_each(model_id, seed, columns, float(psi))
+    return pnginfo.embed(labelled_rows_image(pixels, names), {
         "tab": "conditional", "mode": "one_of_each", "model_id": model_id, "num_samples": columns,
-        "seed": seed, "psi": float(psi)})
+        "seed": seed, "psi": float(psi), **texture})
 
 
 @user_errors
 def morph(model_id: str, class_a: str, class_b: str, steps: float, seed: float, psi: float,
-          progress: gr.Progress = gr.Progress()):
+          size: float = DEFAULT_SIZE, seamless: bool = False, progress: gr.Progress = gr.Progress()):
     """Fixed latent, class embedding blended from A to B: a strip and an animated GIF."""
     seed, steps = whole_number(seed, "Seed"), whole_number(steps, "Steps")
-    a, b = conditional.class_index(class_a), conditional.class_index(class_b)
+    class_a, class_b = class_name_of(model_id, class_a), class_name_of(model_id, class_b)
+    texture = texture_params(model_id, size, seamless)
     progress(0, desc="generating frames")
-    frames = conditional.morph(model_id, a, b, seed, steps, float(psi))
-    params = {"tab": "conditional", "mode": "morph", "model_id": model_id, "class_a": CLASS_NAMES[a],
-              "class_b": CLASS_NAMES[b], "steps": steps, "seed": seed, "psi": float(psi)}
+    if texture:
+        frames = texgen.morph(model_id, class_a, class_b, seed, steps, psi=float(psi), **texture)
+    else:
+        frames = conditional.morph(model_id, class_a, class_b, seed, steps, float(psi))
+    params = {"tab": "conditional", "mode": "morph", "model_id": model_id, "class_a": class_a,
+              "class_b": class_b, "steps": steps, "seed": seed, "psi": float(psi), **texture}
     progress(0.5, desc="rendering the GIF")
     gif = write_gif(frames, files.private_folder("animations") / f"{file_stem(params)}.gif",
                     comment=pnginfo.gif_comment(params))
@@ -104,63 +157,78 @@ def pick(image: Image.Image | None, evt: gr.SelectData):
     if picked is None:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     index, params = picked
-    model_id, class_name, n, seed, psi, _, _, _, mode = controls_of(params)
+    model_id, class_name, n, seed, psi, _, _, _, size, seamless, mode = controls_of(params)
     if mode == "morph":
         frame = pnginfo.embed(cell_image(image, index), {**pnginfo.image_params(image), "frame": index + 1})
         return gr.skip(), gr.skip(), gr.skip(), frame
     if mode == "one_of_each":
         row, column = divmod(index, n)
-        if row >= len(CLASS_NAMES):  # a grid whose layout does not match its parameters
+        names = classes_of(model_id)
+        if row >= len(names):  # a grid whose layout does not match its parameters
             raise pnginfo.NotAStudioPNGError("That image's parameters are damaged.")
-        class_name, index = CLASS_NAMES[row], column
-    return class_name, 1, seed + index, generate(model_id, class_name, 1, seed + index, psi)
+        class_name, index = names[row], column
+    return class_name, 1, seed + index, generate(model_id, class_name, 1, seed + index, psi, size, seamless)
 
 
-def restored_class(name: object) -> str:
-    if name not in CLASS_NAMES:
+def restored_class(model_id: str, name: object) -> str:
+    if name not in classes_of(model_id):
         raise pnginfo.NotAStudioPNGError("That PNG names a class this model does not have.")
     return name
 
 
 def controls_of(params: dict) -> tuple:
     """The checked control values of a conditional PNG's parameters: model, class, samples, seed, psi, morph
-    classes, steps, and the mode."""
+    classes, steps, texture size and seamless switch, and the mode."""
     try:
         model_id, mode = restored_model(params["model_id"]), params["mode"]
         seed = restored_number(params["seed"], (0, sampling.MAX_SEED))
         psi = restored_number(params["psi"], sampling.PSI_RANGE, whole=False)
         n = restored_number(params.get("num_samples", 1), (1, sampling.MAX_SAMPLES))
         steps = restored_number(params.get("steps", 16), conditional.MORPH_STEPS_RANGE)
-        class_name, class_a, class_b = (restored_class(params.get(key, default)) for key, default in
-                                        (("class", CLASS_NAMES[0]), ("class_a", CLASS_NAMES[0]),
-                                         ("class_b", CLASS_NAMES[1])))
+        names = classes_of(model_id)
+        class_name, class_a, class_b = (restored_class(model_id, params.get(key, default)) for key, default in
+                                        (("class", names[0]), ("class_a", names[0]), ("class_b", names[1])))
+        size = restored_number(params.get("size", DEFAULT_SIZE), texgen.SIZE_RANGE)
+        seamless = params.get("seamless", False)
     except KeyError as error:
         raise pnginfo.NotAStudioPNGError("That PNG's parameters are incomplete.") from error
-    if mode not in ("generate", "one_of_each", "morph"):
+    if mode not in ("generate", "one_of_each", "morph") or not isinstance(seamless, bool):
         raise pnginfo.NotAStudioPNGError(f"Unknown mode {shown(mode)} in that PNG.")
-    return model_id, class_name, n, seed, psi, class_a, class_b, steps, mode
+    return model_id, class_name, n, seed, psi, class_a, class_b, steps, size, seamless, mode
 
 
 @user_errors
 def restore(png_path: str | None):
     """Controls and image of a studio PNG from this tab (generate, one-of-each, a morph or one of its frames)."""
     params = tab_parameters(png_path, "conditional", "class-conditional")
-    model_id, class_name, n, seed, psi, class_a, class_b, steps, mode = controls_of(params)
+    model_id, class_name, n, seed, psi, class_a, class_b, steps, size, seamless, mode = controls_of(params)
     if mode == "generate":
-        image = generate(model_id, class_name, n, seed, psi)
+        image = generate(model_id, class_name, n, seed, psi, size, seamless)
     elif mode == "one_of_each":
-        image = one_of_each(model_id, n, seed, psi)
+        image = one_of_each(model_id, n, seed, psi, size, seamless)
     else:
-        image, _ = morph(model_id, class_a, class_b, steps, seed, psi)
+        image, _ = morph(model_id, class_a, class_b, steps, seed, psi, size, seamless)
         frame = params.get("frame")
         if frame is not None:
             frame = restored_number(frame, (1, steps))
             image = pnginfo.embed(cell_image(image, frame - 1), {**pnginfo.image_params(image), "frame": frame})
-    return model_id, class_name, n, seed, psi, class_a, class_b, steps, image
+    return model_id, class_name, n, seed, psi, class_a, class_b, steps, size, seamless, image
+
+
+def model_controls(model_id: str, class_name: str, class_a: str, class_b: str) -> tuple:
+    """The class lists of a model (the chosen classes kept where it has them: a restored PNG sets them with the
+    model) and whether its texture controls show."""
+    names = classes_of(model_id) if registry.has(model_id) else list(CLASS_NAMES)
+    morph_ends = TEXTURE_MORPH if set(TEXTURE_MORPH) <= set(names) else tuple(names[:2])
+    defaults = (names[0], *morph_ends) if texgen.is_texture_model(model_id) else (CLASS_NAMES[0], *GREY_MORPH)
+    kept = [value if value in names else default for value, default in
+            zip((class_name, class_a, class_b), defaults, strict=True)]
+    return (*[gr.update(choices=names, value=value) for value in kept],
+            gr.update(visible=texgen.is_texture_model(model_id)))
 
 
 def build(demo: gr.Blocks) -> TabParts:
-    choices = model_choices(conditional.TASK, DEFAULT_MODEL)
+    choices = model_choices((conditional.TASK, texgen.TASK), DEFAULT_MODEL)
     skip_link("conditional")
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
@@ -174,6 +242,9 @@ def build(demo: gr.Blocks) -> TabParts:
                 seed = gr.Number(value=0, step=1, label="Seed", info=f"0 to {sampling.MAX_SEED}", scale=3)
                 dice = gr.Button("Random seed", scale=1)
             psi = gr.Slider(*sampling.PSI_RANGE, value=1.0, step=0.05, label="Truncation ψ")
+            with gr.Group(visible=False) as texture_group:
+                size = gr.Slider(*texgen.SIZE_RANGE, value=DEFAULT_SIZE, step=16, label="Size (pixels a side)")
+                seamless = gr.Checkbox(value=False, label="Seamless (tiles with no visible seam)")
             with gr.Row():
                 generate_button = gr.Button("Generate", variant="primary")
                 each_button = gr.Button("One of each")
@@ -181,8 +252,8 @@ def build(demo: gr.Blocks) -> TabParts:
                 gr.Markdown("**Class morph**: the latent stays fixed while the class blends from one to the other.",
                             padding=True)
                 with gr.Row():
-                    class_a = gr.Dropdown(list(CLASS_NAMES), value="Sneaker", label="From", allow_custom_value=True)
-                    class_b = gr.Dropdown(list(CLASS_NAMES), value="Ankle boot", label="To", allow_custom_value=True)
+                    class_a = gr.Dropdown(list(CLASS_NAMES), value=GREY_MORPH[0], label="From", allow_custom_value=True)
+                    class_b = gr.Dropdown(list(CLASS_NAMES), value=GREY_MORPH[1], label="To", allow_custom_value=True)
                 steps = gr.Slider(*conditional.MORPH_STEPS_RANGE, value=16, step=1, label="Steps")
                 with gr.Row():
                     morph_button = gr.Button("Morph")
@@ -198,21 +269,24 @@ def build(demo: gr.Blocks) -> TabParts:
                     restore_file = FileInput(label="Restore parameters from a studio PNG", file_types=[".png"],
                                              type="filepath", height=120)
 
-    morphed = morph_button.click(morph, [model, class_a, class_b, steps, seed, psi], [image, gif], api_name="morph")
+    morphed = morph_button.click(morph, [model, class_a, class_b, steps, seed, psi, size, seamless], [image, gif],
+                                 api_name="morph")
     wire_cancel(cancel, [morphed])
     made = [
-        generate_button.click(generate_batch, [model, class_name, num_samples, seed, psi], image, api_name="generate",
-                              batch=True, max_batch_size=BATCH_SIZE),
-        each_button.click(one_of_each, [model, num_samples, seed, psi], image, api_name="one_of_each"),
+        generate_button.click(generate_batch, [model, class_name, num_samples, seed, psi, size, seamless], image,
+                              api_name="generate", batch=True, max_batch_size=BATCH_SIZE),
+        each_button.click(one_of_each, [model, num_samples, seed, psi, size, seamless], image, api_name="one_of_each"),
         morphed,
         dice.click(lambda: random.randint(0, sampling.MAX_SEED - sampling.MAX_SAMPLES), None, seed,
-                   api_visibility="private").then(generate, [model, class_name, num_samples, seed, psi], image,
-                                                 api_visibility="private"),
+                   api_visibility="private").then(generate, [model, class_name, num_samples, seed, psi, size, seamless],
+                                                 image, api_visibility="private"),
         image.select(pick, image, [class_name, num_samples, seed, image], api_visibility="private"),
     ]
-    restored_outputs = [model, class_name, num_samples, seed, psi, class_a, class_b, steps, image]
+    restored_outputs = [model, class_name, num_samples, seed, psi, class_a, class_b, steps, size, seamless, image]
     restored = restore_file.upload(restore, restore_file, restored_outputs, api_name="restore_conditional",
                                    api_visibility="undocumented")
     finish_results([*made, restored], image, save)
+    model.change(model_controls, [model, class_name, class_a, class_b], [class_name, class_a, class_b, texture_group],
+                 api_visibility="private")
     return TabParts(send=send, made=[(event, image) for event in made],
                     restorer=Restorer("conditional", restore, restored_outputs), receivers={})

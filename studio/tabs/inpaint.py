@@ -1,5 +1,5 @@
 """Inpainting: paint a hole on any image with a brush and fill it with the inpainting network (photos)
-or with the VAE as a generative prior (Fashion-MNIST-like images)."""
+or with a VAE as a generative prior (the VAEs that fit the picture: Fashion-MNIST or texture)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from models import inpaint, registry, vae
+from models import inpaint, vae
 from models.errors import InvalidRequestError
 from models.image_input import check_size, open_image, to_rgb
 from studio import pnginfo
@@ -20,6 +20,7 @@ from studio.ui import (
     TabParts,
     cancel_button,
     cancellable_progress,
+    dtd_examples,
     example_path,
     finish_results,
     model_card,
@@ -40,14 +41,26 @@ from studio.ui import (
 DEFAULT_MODEL = "photo-inpaint"
 MASK_COLOUR = ("#ff2e88", 0.7)  # the brush: a translucent pink that shows what lies under it
 MASK_RGBA = (255, 46, 136, 179)  # the same, as a layer's pixels
-EXAMPLES_DIR = registry.ASSETS_DIR / "examples" / "dtd"
 EMPTY_MASK_NOTICE = "The mask is empty: paint over the part to fill. The image is returned unchanged."
 
 
-def labelled_models() -> list[tuple[str, str]]:
-    """(label, id): inpainting networks first (the default leading), then VAEs usable as a prior."""
-    return ([(f"{i}: inpainting network for photos", i) for i in model_choices(inpaint.TASK, DEFAULT_MODEL)]
-            + [(f"{i}: VAE prior, for Fashion-MNIST-like images", i) for i in model_choices(vae.TASK, "")])
+PRIOR_LABELS = {vae.TASK: "VAE prior, for Fashion-MNIST-like images", vae.TEXTURE_TASK: "VAE prior, for colour photos"}
+
+
+def labelled_models(image: np.ndarray | None = None) -> list[tuple[str, str]]:
+    """(label, id): inpainting networks first (the default leading), then the VAEs usable as a prior: those
+    that fit `image` (`inpaint.fitting_priors`), or all of them before there is a picture."""
+    priors = [(f"{i}: {label}", i) for task, label in PRIOR_LABELS.items() for i in model_choices(task, "")
+              if image is None or i in inpaint.fitting_priors(image)]
+    return [(f"{i}: inpainting network for photos", i) for i in model_choices(inpaint.TASK, DEFAULT_MODEL)] + priors
+
+
+def fitting_models(value: dict | None, model_id: str) -> gr.Dropdown:
+    """The model choices for the editor's picture; a chosen VAE that does not fit it gives way to the default."""
+    background = (value or {}).get("background")
+    choices = labelled_models(None if background is None else np.asarray(to_rgb(background)))
+    ids = [i for _, i in choices]
+    return gr.Dropdown(choices=choices, value=model_id if model_id in ids else ids[0] if ids else None)
 
 
 def editor_image_and_mask(value: dict | None) -> tuple[np.ndarray, np.ndarray]:
@@ -110,10 +123,7 @@ def continue_editing(result: Image.Image | None):
 
 def examples() -> list[tuple[str, str]]:
     """(path, caption): the first shipped DTD photo of each class (held out from the inpainting training)."""
-    firsts = {}
-    for path in sorted(EXAMPLES_DIR.glob("*.jpg")):
-        firsts.setdefault(path.stem.rsplit("_", 1)[0], str(path))
-    return [(path, name) for name, path in firsts.items()]
+    return dtd_examples()
 
 
 def pick_example(evt: gr.SelectData) -> dict:
@@ -209,6 +219,7 @@ def build(demo: gr.Blocks) -> TabParts:
         event.success(before_after, [editor, result], compare, api_visibility="private")
     wire_cancel(cancel, [ran, stroked])
     invert.click(invert_mask, editor, editor, api_visibility="private")
+    editor.change(fitting_models, [editor, model], model, api_visibility="private", trigger_mode="always_last")
     gallery.select(pick_example, None, editor, api_visibility="private")
     again.click(continue_editing, result, editor, api_visibility="private")
     restore_file.upload(restore, restore_file, [model, dilation, feather, editor], api_name="restore_inpaint",

@@ -1,17 +1,19 @@
-"""Latent-space sampling: seed, truncation, GANSpace direction sliders, grid mode, PNG parameters."""
+"""Latent-space sampling: seed, truncation, GANSpace direction sliders, grid mode, PNG parameters; for a colour
+texture generator also the output size, seamless tiling and a 2x2 tiled preview."""
 
 from __future__ import annotations
 
 import random
 
 import gradio as gr
+import numpy as np
 from PIL import Image
 
-from models import sampling
+from models import sampling, texgen
 from models.errors import InvalidRequestError
 from models.registry import UnknownModelError
 from studio import pnginfo
-from studio.images import grid_image
+from studio.images import cell_image, grid_image
 from studio.ui import (
     BATCH_SIZE,
     FileInput,
@@ -28,6 +30,7 @@ from studio.ui import (
     result_image,
     send_buttons,
     serve_batch,
+    serve_grey_and_texture,
     skip_link,
     tab_parameters,
     user_errors,
@@ -36,52 +39,68 @@ from studio.ui import (
 
 SLIDER_COUNT = 10
 DEFAULT_MODEL = "fmnist-gan"
+DEFAULT_SIZE = 256  # pixels a side of a texture
 
 
-def sample_request(model_id: str, seed: float, num_samples: float, psi: float, direction_values) -> dict:
-    """The model layer's request for one set of UI or API values."""
-    return {"model_id": model_id, "seed": whole_number(seed, "Seed"),
-            "n": whole_number(num_samples, "Number of samples"),
-            "psi": float(psi), "direction_values": [round(float(v), 4) for v in direction_values]}
+def sample_request(model_id: str, seed: float, num_samples: float, psi: float, *rest) -> dict:
+    """The model layer's request for one set of UI or API values: `rest` is the SLIDER_COUNT direction values,
+    then the texture size and seamless switch (which grey models ignore)."""
+    direction_values, (size, seamless) = rest[:SLIDER_COUNT], rest[SLIDER_COUNT:]
+    request = {"model_id": model_id, "seed": whole_number(seed, "Seed"),
+               "n": whole_number(num_samples, "Number of samples"),
+               "psi": float(psi), "direction_values": [round(float(v), 4) for v in direction_values]}
+    if texgen.is_texture_model(model_id):
+        request.update(class_name=texgen.ANY_CLASS, size=whole_number(size, "Size"), seamless=bool(seamless))
+    return request
 
 
 def sample_image(request: dict, pixels) -> Image.Image:
     """The displayed image of a request's pixels; the PNG carries the parameters."""
     params = {"tab": "latent", "model_id": request["model_id"], "seed": request["seed"],
               "num_samples": request["n"], "psi": request["psi"], "directions": request["direction_values"]}
+    if "size" in request:
+        params.update(size=request["size"], seamless=request["seamless"])
     return pnginfo.embed(grid_image(pixels), params)
 
 
+def sample_many(requests: list[dict]) -> list:
+    """Serve grey and texture requests together, each kind through its own model-layer function."""
+    return serve_grey_and_texture(requests, sampling.sample_many, texgen.generate_many)
+
+
 @user_errors
-def sample(model_id: str, seed: float, num_samples: float, psi: float, *direction_values: float) -> Image.Image:
-    """Render the image for one set of parameters."""
-    request = sample_request(model_id, seed, num_samples, psi, direction_values)
-    return sample_image(request, sampling.sample(**request))
+def sample(model_id: str, seed: float, num_samples: float, psi: float, *rest) -> Image.Image:
+    """Render the image for one set of parameters (`rest`: directions, size, seamless)."""
+    request = sample_request(model_id, seed, num_samples, psi, *rest)
+    result = sample_many([request])[0]
+    if isinstance(result, Exception):
+        raise result
+    return sample_image(request, result)
 
 
-def sample_batch(model_id: list, seed: list, num_samples: list, psi: list, *direction_values: list):
+def sample_batch(model_id: list, seed: list, num_samples: list, psi: list, *rest: list):
     """The /sample endpoint, batched by Gradio (each argument lists a batch's values; the names are the
     API's): concurrent requests share the generator's forward passes."""
-    requests = [lambda i=i: sample_request(model_id[i], seed[i], num_samples[i], psi[i],
-                                           [values[i] for values in direction_values])
+    requests = [lambda i=i: sample_request(model_id[i], seed[i], num_samples[i], psi[i], *[v[i] for v in rest])
                 for i in range(len(model_id))]
-    return [serve_batch(requests, sampling.sample_many, sample_image)]
+    return [serve_batch(requests, sample_many, sample_image)]
 
 
 @user_errors
-def random_seed(model_id: str, num_samples: float, psi: float, *direction_values: float):
+def random_seed(model_id: str, num_samples: float, psi: float, *rest):
     seed = random.randint(0, sampling.MAX_SEED - int(num_samples) + 1)
-    return seed, sample(model_id, seed, num_samples, psi, *direction_values)
+    return seed, sample(model_id, seed, num_samples, psi, *rest)
 
 
 @user_errors
-def reset(model_id: str, seed: float, num_samples: float):
+def reset(model_id: str, seed: float, num_samples: float, size: float, seamless: bool):
     zeros = [0.0] * SLIDER_COUNT
-    return (1.0, *zeros, sample(model_id, seed, num_samples, 1.0, *zeros))
+    return (1.0, *zeros, sample(model_id, seed, num_samples, 1.0, *zeros, size, seamless))
 
 
 def controls_of(params: dict) -> tuple:
-    """The control values (model, seed, samples, psi, directions) of a latent PNG's parameters, checked."""
+    """The control values (model, seed, samples, psi, directions, size, seamless) of a latent PNG's
+    parameters, checked."""
     try:
         model_id = restored_model(params["model_id"])
         seed = restored_number(params["seed"], (0, sampling.MAX_SEED))
@@ -91,9 +110,13 @@ def controls_of(params: dict) -> tuple:
         if not isinstance(directions, list) or len(directions) > SLIDER_COUNT:
             raise pnginfo.NotAStudioPNGError("That PNG's latent parameters are damaged.")
         values = [restored_number(v, sampling.DIRECTION_RANGE, whole=False) for v in directions]
+        size = restored_number(params.get("size", DEFAULT_SIZE), texgen.SIZE_RANGE)
+        seamless = params.get("seamless", False)
+        if not isinstance(seamless, bool):
+            raise pnginfo.NotAStudioPNGError("That PNG's latent parameters are damaged.")
     except KeyError as error:
         raise pnginfo.NotAStudioPNGError("That PNG's latent parameters are incomplete.") from error
-    return model_id, seed, n, psi, *values, *[0.0] * (SLIDER_COUNT - len(values))
+    return model_id, seed, n, psi, *values, *[0.0] * (SLIDER_COUNT - len(values)), size, seamless
 
 
 @user_errors
@@ -110,14 +133,29 @@ def pick_sample(image: Image.Image | None, evt: gr.SelectData):
     if picked is None:
         return gr.skip(), gr.skip(), gr.skip()
     index, params = picked
-    model_id, seed, _, psi, *values = controls_of(params)
-    return seed + index, 1, sample(model_id, seed + index, 1, psi, *values)
+    model_id, seed, _, psi, *rest = controls_of(params)
+    return seed + index, 1, sample(model_id, seed + index, 1, psi, *rest)
+
+
+def tiled_preview(image: Image.Image | None):
+    """A seamless texture (the first, in a grid) tiled 2x2, so that a seam would show; hidden otherwise."""
+    params = pnginfo.image_params(image) if image is not None else {}
+    if not params.get("seamless"):
+        return gr.update(visible=False, value=None)
+    texture = np.asarray(cell_image(image, 0).convert("RGB"))
+    return gr.update(visible=True, value=Image.fromarray(np.tile(texture, (2, 2, 1))))
+
+
+def texture_controls(model_id: str):
+    """The size and seamless controls show only for a texture generator."""
+    return gr.update(visible=texgen.is_texture_model(model_id))
 
 
 def preview_strips(model_id: str, seed: float, psi: float, *direction_values: float) -> list[Image.Image | None]:
     """Beside each direction slider, the current sample at -4, -2, 0, +2 and +4 along that direction."""
+    previews = texgen.direction_previews if texgen.is_texture_model(model_id) else sampling.direction_previews
     try:
-        rows = sampling.direction_previews(model_id, whole_number(seed, "Seed"), float(psi), direction_values)
+        rows = previews(model_id, whole_number(seed, "Seed"), float(psi), direction_values)
     except (InvalidRequestError, UnknownModelError, TypeError, ValueError):
         return [None] * SLIDER_COUNT  # the result says what is wrong with the request
     strips = [grid_image(row, cols=len(row)) for row in rows]
@@ -138,7 +176,7 @@ def direction_row(k: int, directions: sampling.LatentDirections) -> tuple[gr.Sli
 
 
 def build(demo: gr.Blocks) -> TabParts:
-    choices = model_choices(sampling.TASK, DEFAULT_MODEL)
+    choices = model_choices((sampling.TASK, texgen.TASK), DEFAULT_MODEL)
     directions = sampling.latent_directions(choices[0])
     skip_link("latent")
     with gr.Row():
@@ -152,12 +190,21 @@ def build(demo: gr.Blocks) -> TabParts:
                             info="Scales the latent toward its mean: lower is more typical, higher more varied.")
             num_samples = gr.Slider(1, sampling.MAX_SAMPLES, value=1, step=1, label="Samples",
                                     info="More than one shows a grid from consecutive seeds: click one to pick it.")
+            with gr.Group(visible=texgen.is_texture_model(choices[0])) as texture_group:
+                size = gr.Slider(*texgen.SIZE_RANGE, value=DEFAULT_SIZE, step=16, label="Size (pixels a side)",
+                                 info="One network paints any size: the texture's grain stays the same, "
+                                      "a larger picture shows more of it.")
+                seamless = gr.Checkbox(value=False, label="Seamless (tiles with no visible seam)")
             with gr.Accordion("Principal directions (GANSpace), in standard deviations", open=True):
                 gr.Markdown("Beside each slider: the sample at −4, −2, 0, +2 and +4 along that direction.")
                 sliders, strips = zip(*(direction_row(k, directions) for k in range(SLIDER_COUNT)), strict=True)
             reset_button = gr.Button("Reset ψ and directions")
         with result_column("latent", scale=6):
             image = result_image("Sample", pick_cells=True, height=520)
+            tiled = StudioImage(label="Seamless check: the texture tiled 2x2", type="pil", format="png",
+                                interactive=False, visible=False, elem_classes=["crisp", "whole-pixels"],
+                                buttons=["download", "fullscreen"],
+                                alt_text="The texture repeated twice across and twice down")
             send = send_buttons(image)
             with gr.Row():
                 save = gr.DownloadButton("Save PNG", value=None)
@@ -165,20 +212,25 @@ def build(demo: gr.Blocks) -> TabParts:
                                          type="filepath", height=120)
 
     sliders, strips = list(sliders), list(strips)
-    controls = [model, seed, num_samples, psi, *sliders]
+    controls = [model, seed, num_samples, psi, *sliders, size, seamless]
     sampled = gr.on(
-        triggers=[model.input, seed.submit, seed.blur, num_samples.input, psi.input, *[s.input for s in sliders]],
+        triggers=[model.input, seed.submit, seed.blur, num_samples.input, psi.input, *[s.input for s in sliders],
+                  size.release, seamless.input],
         fn=sample_batch, inputs=controls, outputs=image, api_name="sample", trigger_mode="always_last",
         batch=True, max_batch_size=BATCH_SIZE, concurrency_limit=2,
     )
     made = [sampled,
-            dice.click(random_seed, [model, num_samples, psi, *sliders], [seed, image], api_visibility="private"),
-            reset_button.click(reset, [model, seed, num_samples], [psi, *sliders, image], api_visibility="private"),
+            dice.click(random_seed, [model, num_samples, psi, *sliders, size, seamless], [seed, image],
+                       api_visibility="private"),
+            reset_button.click(reset, [model, seed, num_samples, size, seamless], [psi, *sliders, image],
+                               api_visibility="private"),
             image.select(pick_sample, image, [seed, num_samples, image], api_visibility="private")]
     restored = restore_file.upload(restore, restore_file, [*controls, image], api_name="restore_latent",
                                    api_visibility="undocumented")
     loaded = demo.load(sample, controls, image, api_visibility="private")
     finish_results([*made, restored, loaded], image, save)
+    image.change(tiled_preview, image, tiled, api_visibility="private")
+    model.change(texture_controls, model, texture_group, api_visibility="private")
     strip_inputs = [model, seed, psi, *sliders]
     gr.on([model.input, seed.submit, seed.blur, psi.input], preview_strips, strip_inputs, strips,
           api_visibility="private", trigger_mode="always_last")

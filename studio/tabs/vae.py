@@ -1,5 +1,6 @@
 """VAE interpolation: two image slots (examples, upload or drawing), what the model sees and makes of
-each, a linear or spherical path between them (strip, scrubber, GIF) and a 2D latent walk."""
+each, a linear or spherical path between them (strip, scrubber, GIF) and a 2D latent walk. The Fashion-MNIST
+VAE works on garments (grey 28x28), a texture VAE on colour texture photos (their centred square)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import numpy as np
 from PIL import Image
 
 from models import registry, sampling, vae
-from models.data import fashion_mnist
 from models.errors import InvalidRequestError, shown
 from models.files import write_atomically
 from studio import files, pnginfo
@@ -24,6 +24,7 @@ from studio.ui import (
     StudioImage,
     TabParts,
     cancel_button,
+    dtd_examples,
     example_path,
     finish_results,
     model_card,
@@ -48,17 +49,17 @@ SLOTS = ("A", "B", "C", "D")
 GIF_FRAME_MS = 80
 
 
-def model_view(image: Image.Image | None, slot: str) -> np.ndarray:
-    """The 28x28 picture the model sees for a slot's image."""
+def model_view(model_id: str, image: Image.Image | None, slot: str) -> np.ndarray:
+    """The picture the model sees for a slot's image (28x28 grey, or a texture VAE's colour square)."""
     if image is None:
         raise InvalidRequestError(f"Slot {slot} is empty: pick an example, upload an image or use a drawing.")
-    return fashion_mnist.from_picture(image)
+    return vae.from_picture(model_id, image)
 
 
 @user_errors
 def encode(model_id: str, image: Image.Image | None) -> tuple[Image.Image, list[float]]:
     """What the model sees next to its reconstruction, and the latent (posterior mean)."""
-    pixels = model_view(image, "A")
+    pixels = model_view(model_id, image, "A")
     latent = vae.encode(model_id, pixels[None])
     reconstruction = vae.decode(model_id, latent)[0]
     return grid_image(np.stack([pixels, reconstruction])), latent[0].round(5).tolist()
@@ -70,9 +71,9 @@ def preview(model_id: str, image: Image.Image | None) -> Image.Image | None:
 
 
 def interpolation_frames(model_id: str, image_a, image_b, steps: float, path: str, ping_pong: bool):
-    """(frames uint8 [T, 28, 28], parameters) shared by the strip, the GIF and the scrubber."""
+    """(frames uint8 [T, 28, 28] or RGB [T, S, S, 3], parameters) shared by the strip, the GIF and the scrubber."""
     steps = whole_number(steps, "Steps")
-    a, b = model_view(image_a, "A"), model_view(image_b, "B")
+    a, b = model_view(model_id, image_a, "A"), model_view(model_id, image_b, "B")
     frames = vae.interpolate(model_id, a, b, steps, path)
     params = {"tab": "vae", "mode": "interpolate", "model_id": model_id, "steps": steps, "path": path,
               "ping_pong": bool(ping_pong), "image_a": pnginfo.encode_pixels(a), "image_b": pnginfo.encode_pixels(b)}
@@ -130,7 +131,7 @@ def walk(model_id: str, image_a, image_b, image_c, image_d, size: float, seed: f
     """Bilinear grid between corners A (top left), B (top right), C and D (bottom); an empty C or D is a
     random latent from the seed (C: seed, D: seed + 1)."""
     size, seed = whole_number(size, "Walk size"), whole_number(seed, "Seed")
-    views = [model_view(image, slot) if image is not None or slot in "AB" else None
+    views = [model_view(model_id, image, slot) if image is not None or slot in "AB" else None
              for image, slot in zip((image_a, image_b, image_c, image_d), SLOTS, strict=True)]
     encoded = iter(vae.encode(model_id, np.stack([v for v in views if v is not None])))
     random_seeds = {"C": seed, "D": seed + 1}
@@ -140,7 +141,7 @@ def walk(model_id: str, image_a, image_b, image_c, image_d, size: float, seed: f
     params = {"tab": "vae", "mode": "walk", "model_id": model_id, "size": size, "seed": seed,
               **{f"image_{s.lower()}": pnginfo.encode_pixels(v) for s, v in zip(SLOTS, views, strict=True)
                  if v is not None}}
-    return pnginfo.embed(grid_image(grid.reshape(size * size, 28, 28)), params)
+    return pnginfo.embed(grid_image(grid.reshape(size * size, *grid.shape[2:])), params)
 
 
 @user_errors
@@ -168,15 +169,26 @@ def restore(png_path: str | None):
     return (model_id, *slots, steps, path, ping_pong, size, seed, *outputs)
 
 
-def examples() -> list[tuple[str, str]]:
-    """(path, caption) of the shipped test-set examples."""
+def examples(model_id: str = DEFAULT_MODEL) -> list[tuple[str, str]]:
+    """(path, caption) of the shipped examples for a model: Fashion-MNIST test-set garments, or DTD photos for a
+    texture VAE."""
+    if registry.has(model_id) and vae.is_texture(model_id):
+        return dtd_examples()
     return [(str(p), p.stem.split("-", 2)[2].replace("-", " ")) for p in sorted(EXAMPLES_DIR.glob("*.png"))]
 
 
-def fill_slot(target: str, evt: gr.SelectData):
+@user_errors
+def examples_gallery(model_id: str):
+    """The gallery and the drawing's note for the chosen model."""
+    texture = registry.has(model_id) and vae.is_texture(model_id)
+    label = "DTD example photos (click to use)" if texture else "Test-set examples (click to use)"
+    return gr.Gallery(examples(model_id), label=label), gr.Markdown(visible=texture)
+
+
+def fill_slot(model_id: str, target: str, evt: gr.SelectData):
     """Put the clicked example into the chosen slot; the other slots stay as they are. The example is
     looked up by its index: a path in the event's data is the browser's word, not the server's."""
-    path = example_path(examples(), evt.index)
+    path = example_path(examples(model_id), evt.index)
     return [gr.skip() if slot != target else path for slot in SLOTS]
 
 
@@ -187,7 +199,7 @@ def use_drawing(sketch: dict | None, target: str):
 
 
 def build(demo: gr.Blocks) -> TabParts:
-    choices = model_choices(vae.TASK, DEFAULT_MODEL)
+    choices = model_choices(vae.TASKS, DEFAULT_MODEL)
     skip_link("vae")
     with gr.Row():
         model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model", allow_custom_value=True)
@@ -206,6 +218,8 @@ def build(demo: gr.Blocks) -> TabParts:
                 gallery = gr.Gallery(examples(), label="Test-set examples (click to use)", columns=5, height="auto",
                                      allow_preview=False, elem_classes="crisp")
             with gr.Tab("Draw"):
+                draw_note = gr.Markdown("The brush draws in black: a drawing is a grey picture, made for the "
+                                        "Fashion-MNIST VAE; a texture VAE sees it as a grey texture.", visible=False)
                 with gr.Row():
                     sketch = SketchInput(type="pil", image_mode="RGB", canvas_size=(280, 280), label="Drawing",
                                          brush=gr.Brush(default_size=20, colors=["#000000"], color_mode="fixed"),
@@ -260,7 +274,8 @@ def build(demo: gr.Blocks) -> TabParts:
     for slot in "AB":
         gr.on([slots[slot].change, model.change], preview, [model, slots[slot]], previews[slot],
               api_visibility="private")
-    gallery.select(fill_slot, target, slot_list, api_visibility="private")
+    model.change(examples_gallery, model, [gallery, draw_note], api_visibility="private")
+    gallery.select(fill_slot, [model, target], slot_list, api_visibility="private")
     use_sketch.click(use_drawing, [sketch, target], slot_list, api_visibility="private")
     interpolation_inputs = [model, slots["A"], slots["B"], steps, path, ping_pong]
     interpolated = interpolate_button.click(interpolate, interpolation_inputs, [strip, gif], api_name="interpolate")
