@@ -3,7 +3,8 @@
 Prints model-only times (latent sampler for 1 and 64 samples; class-conditional generator for 1 and
 64 samples and a 16-step morph; VAE encode of one image and a 16-step interpolation; inpainting of
 a 512x512 photo with a medium brush mask and of a 2048x1536 photo with a small one, pre- and
-post-processing included; texture classification of a 512x512 photo), then the p50/p95 latency of
+post-processing included; texture classification of a 512x512 photo; a 256x256 and a 1024x1024 texture
+from the texture GAN; a 16-step interpolation of the texture VAE at 64x64), then the p50/p95 latency of
 the API endpoints called through gradio_client, next to a trivial endpoint that returns a fixed
 image of the same size from the same server in the same run (the framework's own floor). Last, 16
 clients call /sample at once, batched as the studio serves it and through an unbatched copy of the
@@ -27,15 +28,17 @@ import torch
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from models import conditional, inpaint, sampling, texture, vae
+from models import conditional, inpaint, sampling, texgen, texture, vae
 from models.data.masks import brush_mask
 from models.loading import load
 from models.registry import ASSETS_DIR
 from studio.app import build_app, launch_on_free_port
 from studio.images import grid_image
 from studio.tabs import latent
+from studio.ui import dtd_examples
 
 GAN, CGAN, VAE, INPAINT, TEXTURE = "fmnist-gan", "fmnist-cgan", "fmnist-vae", "photo-inpaint", "dtd10-texture"
+TEXGAN, TEXVAE = "dtd10-texgan", "dtd10-texvae"
 VAE_EXAMPLES = sorted((ASSETS_DIR / "examples" / "fashion-mnist").glob("*.png"))
 PHOTO = ASSETS_DIR / "examples" / "dtd" / "cracked_0048.jpg"
 
@@ -103,6 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING)
 
     examples = np.stack([np.asarray(Image.open(p)) for p in VAE_EXAMPLES])
+    textures = [vae.from_picture(TEXVAE, Image.open(path)) for path, _ in dtd_examples()]
     model_rows = {
         "sample, 1 sample": lambda i: sampling.sample(GAN, i, 1),
         "sample, 64 samples": lambda i: sampling.sample(GAN, i, 64),
@@ -111,6 +115,9 @@ def main(argv: list[str] | None = None) -> None:
         "morph, 16 steps": lambda i: conditional.morph(CGAN, i % 10, (i + 1) % 10, i, 16),
         "encode, 1 image": lambda i: vae.encode(VAE, examples[i % 20][None]),
         "interpolate, 16 steps": lambda i: vae.interpolate(VAE, examples[i % 20], examples[(i + 1) % 20], 16, "slerp"),
+        "texture 256x256": lambda i: texgen.generate(TEXGAN, texgen.ANY_CLASS, i, 256),
+        "texture VAE interpolate, 16 steps at 64x64": lambda i: vae.interpolate(
+            TEXVAE, textures[i % len(textures)], textures[(i + 1) % len(textures)], 16),
     }
     rows = [(f"model only: {name}", *timings(call, args.repeats)) for name, call in model_rows.items()]
     medium, small = photo_and_mask(512, 512), photo_and_mask(2048, 1536, mask_box=256)
@@ -119,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         "inpaint 512x512, medium mask": lambda i: inpaint.inpaint(INPAINT, *medium),
         "inpaint 2048x1536, small mask": lambda i: inpaint.inpaint(INPAINT, *small),
         "classify texture, 512x512": lambda i: texture.classify(TEXTURE, texture_image),
+        "texture 1024x1024": lambda i: texgen.generate(TEXGAN, texgen.ANY_CLASS, i, 1024),
     }
     rows += [(f"model only: {name}", *timings(call, args.photo_calls)) for name, call in photo_rows.items()]
 
@@ -127,7 +135,8 @@ def main(argv: list[str] | None = None) -> None:
     with demo:
         floor_output = gr.Image(type="pil", format="png", visible=False)
         gr.Button(visible=False).click(lambda: fixed, None, floor_output, api_name="floor")
-        sample_inputs = [gr.Textbox(visible=False), *[gr.Number(visible=False) for _ in range(3 + len(SLIDERS))]]
+        sample_inputs = [gr.Textbox(visible=False), *[gr.Number(visible=False) for _ in range(3 + len(SLIDERS))],
+                         gr.Number(latent.DEFAULT_SIZE, visible=False), gr.Checkbox(visible=False)]
         gr.Button(visible=False).click(latent.sample, sample_inputs, gr.Image(type="pil", format="png", visible=False),
                                        api_name="sample_unbatched")
     url = launch_on_free_port(demo)
@@ -181,6 +190,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"inpaint p50: 512x512 {1000 * by_name['model only: inpaint 512x512, medium mask']:.0f} ms (target <= 500), "
           f"2048x1536 {1000 * by_name['model only: inpaint 2048x1536, small mask']:.0f} ms (target <= 1500); "
           f"texture 512x512 {1000 * by_name['model only: classify texture, 512x512']:.1f} ms (target <= 50)")
+    print(f"texture GAN p50: 256x256 {1000 * by_name['model only: texture 256x256']:.0f} ms (target <= 100), "
+          f"1024x1024 {1000 * by_name['model only: texture 1024x1024']:.0f} ms (target <= 1500); texture VAE "
+          f"16-step interpolation {1000 * by_name['model only: texture VAE interpolate, 16 steps at 64x64']:.0f} ms "
+          "(target <= 100)")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
   // The studio's few browser-side behaviours, run once when the page loads (launch(js=...)).
 
   // 1. Honest pixels: an image in a `.whole-pixels` block is drawn at the largest whole number of device
-  // pixels per image pixel that fits its box, never shrunk (a bigger image scrolls inside its box).
+  // pixels per image pixel that fits its box, at least 1 (a bigger image scrolls inside its box). A
+  // picture over PICTURE_SIDE pixels on a side (a big texture; no pixel-art result is that large) is
+  // shrunk to fit instead, so that it is seen whole (its download keeps every pixel).
+  const PICTURE_SIDE = 768;
   const fit = (img) => {
     const box = img.closest(".image-container");
     if (!box || !img.naturalWidth || !img.closest(".whole-pixels")) return;
@@ -11,8 +14,9 @@
     frame.style.maxWidth = "100%";
     frame.style.maxHeight = "100%";
     frame.style.overflow = "auto";
-    const scale = Math.max(1, Math.floor(Math.min(box.clientWidth * dpr / img.naturalWidth,
-                                                  box.clientHeight * dpr / img.naturalHeight)));
+    const room = Math.min(box.clientWidth * dpr / img.naturalWidth, box.clientHeight * dpr / img.naturalHeight);
+    const picture = Math.max(img.naturalWidth, img.naturalHeight) > PICTURE_SIDE;
+    const scale = room >= 1 ? Math.floor(room) : picture ? room : 1;
     for (const [side, natural] of [["width", img.naturalWidth], ["height", img.naturalHeight]]) {
       img.style.setProperty(side, `${natural * scale / dpr}px`, "important");
       img.style.setProperty(`max-${side}`, "none", "important");
@@ -41,6 +45,7 @@
     const img = event.target.closest?.(".pick-cells .image-frame")?.querySelector("img");
     if (!event.isTrusted || !img || !img.naturalWidth) return;
     const rect = img.getBoundingClientRect();
+    if (rect.width <= img.naturalWidth) return;  // not upscaled: Gradio maps this click right
     const x = Math.floor((event.clientX - rect.left) * img.naturalWidth / rect.width);
     const y = Math.floor((event.clientY - rect.top) * img.naturalHeight / rect.height);
     event.stopPropagation();
