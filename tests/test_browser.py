@@ -162,7 +162,8 @@ def wait_until(page, check, message: str, timeout_ms: int = TIMEOUT_MS) -> None:
     pytest.fail(message)
 
 
-README_SCREENSHOTS = ("latent", "conditional", "vae", "inpaint", "texture", "history", "pnginfo", "phone")
+README_SCREENSHOTS = ("latent", "conditional", "vae", "inpaint", "texture", "history", "pnginfo", "phone",
+                     "texture-latent", "texture-conditional", "texture-vae")
 README_WIDTH = 960
 
 
@@ -616,3 +617,55 @@ def test_a_phone_reaches_every_tab_sees_the_result_first_and_swipes_without_movi
     expect(phone.get_by_label(re.compile(r"^number input for PC2\b"))).to_have_value("0")
     phone.evaluate("() => window.scrollTo(0, 0)")
     screenshot(phone, tmp_path, "phone", full_page=False)
+
+
+# The colour texture family (issue 15).
+
+def choose(page, label: str, option: str) -> None:
+    dropdown = panel(page).get_by_label(label, exact=True)
+    dropdown.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    expect(dropdown).to_have_value(option)
+
+
+def test_a_seamless_texture_shows_tiled_at_whole_pixels_and_the_classes_follow_the_model(page, tmp_path):
+    wait_for_image(page, "Sample")
+    expect(panel(page).get_by_label("Seamless (tiles with no visible seam)")).to_be_hidden()
+    choose(page, "Model", "dtd10-texgan")
+    seamless = panel(page).get_by_label("Seamless (tiles with no visible seam)")
+    expect(seamless).to_be_visible(timeout=TIMEOUT_MS)
+    seamless.check()
+    tiled = wait_for_image(page, "Seamless check: the texture tiled 2x2")
+    sample = wait_for_image(page, "Sample")
+    wait_until(page, lambda: parameters(fetch_image(page, sample)).get("seamless") is True, "no seamless texture")
+    texture = fetch_image(page, sample)
+    assert texture.mode == "RGB" and texture.size == (256, 256)
+    assert scale_of(sample) == 2, "a 256-pixel texture in the 518-pixel box is drawn at 2 screen pixels a pixel"
+    wait_until(page, lambda: np.array_equal(pixels(fetch_image(page, tiled)), np.tile(pixels(texture), (2, 2, 1))),
+               "the tiled preview is not the texture repeated 2x2")
+    screenshot(page, tmp_path, "texture-latent", full_page=False)
+    open_tab(page, "Class-conditional")
+    choose(page, "Model", "dtd10-texgan")
+    choose(page, "Class", "cracked")
+    expect(panel(page).get_by_label("From", exact=True)).to_have_value("bubbly")
+    panel(page).get_by_role("button", name="Generate", exact=True).click()
+    result = wait_for_image(page, "Result")
+    wait_until(page, lambda: parameters(fetch_image(page, result)).get("class") == "cracked", "no cracked textures")
+    screenshot(page, tmp_path, "texture-conditional", full_page=False)
+
+
+def test_the_texture_vae_interpolates_two_clicked_dtd_photos_in_colour(page, tmp_path):
+    open_tab(page, "VAE interpolation")
+    choose(page, "Model", "dtd10-texvae")
+    examples = thumbnails(page, "DTD example photos (click to use)")
+    for slot, index in (("A", 3), ("B", 7)):  # bubbly, cracked
+        panel(page).get_by_label(slot, exact=True).check()
+        examples.nth(index).click()
+        wait_for_image(page, f"Slot {slot}")
+    panel(page).get_by_role("button", name="Interpolate A → B").click()
+    strip = wait_for_image(page, "Interpolation")
+    wait_until(page, lambda: parameters(fetch_image(page, strip)).get("model_id") == "dtd10-texvae", "no texture strip")
+    frames = fetch_image(page, strip)
+    assert frames.mode == "RGB" and json.loads(frames.info["studio-cells"])["cell"] == [64, 64]
+    assert pixels(frames).std(axis=(0, 1)).min() > 5  # colour pictures, not a blank
+    screenshot(page, tmp_path, "texture-vae", full_page=False)

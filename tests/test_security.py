@@ -232,13 +232,14 @@ def test_a_client_that_floods_the_queue_is_told_the_studio_is_busy_and_others_st
     index = next(i for i, fn in demo.fns.items() if fn.api_name == "one_of_each")
     flood, other = {"X-Forwarded-For": "10.9.9.1"}, {"X-Forwarded-For": "10.9.9.2"}
     try:
-        answers = [join(app_url, index, ["fmnist-cgan", 2, 0, 1.0], uuid.uuid4().hex, flood) for _ in range(30)]
+        data = ["fmnist-cgan", 2, 0, 1.0, 128, False]
+        answers = [join(app_url, index, data, uuid.uuid4().hex, flood) for _ in range(30)]
         accepted = sum(status == 200 for status, _ in answers)
         refused = [answer for status, answer in answers if status == 503]
         # two run at once, MAX_WAITING_PER_CLIENT more wait, the rest are refused with the studio's sentence
         assert accepted == 2 + serving.MAX_WAITING_PER_CLIENT and len(refused) == 30 - accepted
         assert refused[0]["detail"] == serving.BUSY_MESSAGE
-        assert join(app_url, index, ["fmnist-cgan", 2, 0, 1.0], uuid.uuid4().hex, other)[0] == 200
+        assert join(app_url, index, data, uuid.uuid4().hex, other)[0] == 200
     finally:
         release.set()
 
@@ -324,7 +325,7 @@ def test_idle_api_sessions_are_dropped_and_page_sessions_kept(studio_app):
     index = next(i for i, fn in demo.fns.items() if fn.api_name == "one_of_each")
     page, script = f"page-{uuid.uuid4().hex}", f"script-{uuid.uuid4().hex}"
     for session in (page, script):
-        assert call_fn(app_url, index, ["fmnist-cgan", 1, 0, 1.0], session)["success"]
+        assert call_fn(app_url, index, ["fmnist-cgan", 1, 0, 1.0, 128, False], session)["success"]
     serving._browser_sessions.add(page)
     later = datetime.datetime.now() + datetime.timedelta(seconds=serving.API_SESSION_IDLE_S + 1)
     assert serving.drop_idle_sessions(demo, now=later) >= 1
