@@ -319,6 +319,7 @@ def texture_prior_inpaint(vae_id: str, image: np.ndarray, mask: np.ndarray, dila
                          lambda crop, crop_hole: _fill_crop(fill, crop, crop_hole, param_device, TEXTURE_PRIOR_SIZE,
                                                             net.cell))
 
+
 def fill(model_id: str, image: np.ndarray, mask: np.ndarray, dilation: int = 0, feather: int = 0,
          progress: Callable[[float], None] | None = None, device: str | None = None) -> np.ndarray:
     """Inpaint with an inpainting network, or with a VAE as generative prior, by the checkpoint's task."""

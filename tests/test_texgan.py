@@ -121,6 +121,8 @@ def test_texgan_evaluation_reports_class_accuracy_distance_and_seams(tiny_texgan
     stripes = np.tile(np.arange(0, 250, 10, dtype=np.uint8)[None, :, None], (25, 1, 3))  # a ramp: a hard seam
     assert seam_ratio([stripes]) > 5 and seam_ratio([np.roll(stripes, 12, axis=1)]) < 1  # the seam moved inside
     assert abs(seam_ratio([np.tile(np.array([0, 200], np.uint8), (8, 4))[..., None]]) - 1) < 1e-9
+    blocks = np.kron(np.arange(16, dtype=np.uint8).reshape(4, 4) * 10, np.ones((4, 4), np.uint8))[..., None]
+    assert seam_ratio([blocks], period=4) < seam_ratio([blocks])  # the wrap edge is a block edge like the others
 
 
 def test_texvae_evaluation_reports_psnr_and_detail(tiny_texgan, synthetic_dtd):

@@ -8,7 +8,7 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from models import texgen
+from models import sampling, texgen
 from studio import pnginfo
 from studio.images import cell_image
 from studio.tabs import latent
@@ -100,3 +100,11 @@ def test_a_generated_texture_sent_to_the_texture_tab_is_classified(client, tmp_p
     scores = client.predict("dtd10-texture", handle_file(str(sent)), api_name="/classify")
     assert scores["label"] in texgen.class_names(TEXGAN)
     assert scores["confidences"][0]["label"] == scores["label"] and 0 < scores["confidences"][0]["confidence"] <= 1
+
+
+def test_choosing_a_model_shows_its_controls_and_its_directions_shares():
+    texture_group, *labels = latent.model_controls(TEXGAN)
+    shares = sampling.latent_directions(TEXGAN).explained_variance
+    assert texture_group["visible"] and labels[0]["label"] == f"PC1 · {100 * float(shares[0]):.1f}%"
+    grey_group, *grey_labels = latent.model_controls("fmnist-gan")
+    assert not grey_group["visible"] and grey_labels[0]["label"] != labels[0]["label"]

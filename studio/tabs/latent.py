@@ -146,9 +146,20 @@ def tiled_preview(image: Image.Image | None):
     return gr.update(visible=True, value=Image.fromarray(np.tile(texture, (2, 2, 1))))
 
 
-def texture_controls(model_id: str):
-    """The size and seamless controls show only for a texture generator."""
-    return gr.update(visible=texgen.is_texture_model(model_id))
+def model_controls(model_id: str) -> tuple:
+    """For a newly chosen model: its size and seamless controls (shown only for a texture generator) and the
+    direction sliders' labels with its components' shares of the variance."""
+    try:
+        directions = sampling.latent_directions(model_id)
+    except (InvalidRequestError, UnknownModelError):
+        return gr.skip(), *[gr.skip()] * SLIDER_COUNT
+    return (gr.update(visible=texgen.is_texture_model(model_id)),
+            *[gr.update(label=direction_label(k, directions)) for k in range(SLIDER_COUNT)])
+
+
+def direction_label(k: int, directions: sampling.LatentDirections) -> str:
+    share = f" · {100 * float(directions.explained_variance[k]):.1f}%" if k < len(directions) else ""
+    return f"PC{k + 1}{share}"
 
 
 def preview_strips(model_id: str, seed: float, psi: float, *direction_values: float) -> list[Image.Image | None]:
@@ -164,10 +175,9 @@ def preview_strips(model_id: str, seed: float, psi: float, *direction_values: fl
 
 def direction_row(k: int, directions: sampling.LatentDirections) -> tuple[gr.Slider, gr.Image]:
     """A direction's slider and, beside it, the strip showing what it does."""
-    share = f" · {100 * float(directions.explained_variance[k]):.1f}%" if k < len(directions) else ""
     with gr.Row(equal_height=True, elem_classes="direction-row"):
-        slider = gr.Slider(*sampling.DIRECTION_RANGE, value=0.0, step=0.1, label=f"PC{k + 1}{share}", scale=3,
-                           min_width=200, elem_classes="direction-slider")
+        slider = gr.Slider(*sampling.DIRECTION_RANGE, value=0.0, step=0.1, label=direction_label(k, directions),
+                           scale=3, min_width=200, elem_classes="direction-slider")
         offsets = ", ".join(f"{v:+g}" for v in sampling.PREVIEW_OFFSETS)
         strip = StudioImage(type="pil", format="png", interactive=False, show_label=False, container=False,
                             elem_classes=["crisp", "whole-pixels", "direction-strip"], height=64, scale=2,
@@ -230,7 +240,7 @@ def build(demo: gr.Blocks) -> TabParts:
     loaded = demo.load(sample, controls, image, api_visibility="private")
     finish_results([*made, restored, loaded], image, save)
     image.change(tiled_preview, image, tiled, api_visibility="private")
-    model.change(texture_controls, model, texture_group, api_visibility="private")
+    model.change(model_controls, model, [texture_group, *sliders], api_visibility="private")
     strip_inputs = [model, seed, psi, *sliders]
     gr.on([model.input, seed.submit, seed.blur, psi.input], preview_strips, strip_inputs, strips,
           api_visibility="private", trigger_mode="always_last")
