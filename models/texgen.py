@@ -50,9 +50,10 @@ def class_index(model_id: str, name: str) -> int:
     key = name.strip().lower() if isinstance(name, str) else name
     if key == ANY_CLASS or (not names and key in ("", None)):
         return _generator(model_id).config.num_classes
-    if key not in [n.lower() for n in names]:
+    lowered = [n.lower() for n in names]
+    if key not in lowered:
         raise InvalidRequestError(f"Unknown texture class {shown(name)}. Classes: {', '.join([ANY_CLASS, *names])}.")
-    return [n.lower() for n in names].index(key)
+    return lowered.index(key)
 
 
 def validate_size(size: int, count: int, cell: int) -> None:
@@ -131,10 +132,11 @@ def one_of_each(model_id: str, seed: int, n: int = 1, size: int = 128, seamless:
                 device: str | None = None) -> np.ndarray:
     """The latents of seeds seed .. seed + n - 1 as every class; uint8 [classes, n, size, size, 3]."""
     validate_seeds(seed, n)
-    classes = max(len(class_names(model_id)), 1)
+    names = class_names(model_id)
+    classes = max(len(names), 1)  # a generator without classes has one row: "any"
     validate_size(size, classes * n, _generator(model_id).cell)
     z_local, z_global = _latents(model_id, range(seed, seed + n), size, seamless, psi, ())
-    labels = torch.arange(classes).repeat_interleave(n) if class_names(model_id) else torch.full((n,), classes)
+    labels = torch.arange(classes).repeat_interleave(n) if names else torch.full((n,), classes)
     styles = _styles(model_id, z_global.repeat(classes, 1), labels, device)
     pixels = _render(model_id, z_local.repeat(classes, 1, 1, 1), styles, size, device)
     return pixels.reshape(classes, n, *pixels.shape[1:])
