@@ -5,6 +5,7 @@
     python -m models.evaluate cgan [--model fmnist-cgan] [--per-class 1000]
     python -m models.evaluate vae [--model fmnist-vae]
     python -m models.evaluate inpaint [--model photo-inpaint] [--data ../shared/data/dtd10] [--pictures DIR]
+                                      [--fsr-best-every 8] [--no-wallpapers] [--tuning]
     python -m models.evaluate texture [--model dtd10-texture] [--data ../shared/data/dtd10]
     python -m models.evaluate texture-map [--collages 50] [--window 0.2] [--data ../shared/data/dtd10]
     python -m models.evaluate texgan --model dtd10-texgan --model dtd10-texgan-dcgan-baseline
@@ -19,9 +20,14 @@ For VAEs it reports, on the 10,000 test images, the mean reconstruction PSNR, th
 nats per image (Bernoulli likelihood of the intensities in [0, 1], KL to N(0, I); averaged over
 `--elbo-samples` posterior draws), and the classifier's accuracy on the reconstructions next to
 its accuracy on the originals. For inpainting it fills thin, medium and thick brush-stroke holes
-(one of each per photo, seeded) in the centre 256x256 crops of held-out photos (DTD val1, never
-seen in training) and reports the mean PSNR inside the hole for the model and, in the same run,
-for OpenCV's Telea inpainting and for a fill with the mean colour of the known pixels. For texture
+(one of each per crop, seeded) in 256x256 crops of held-out photos: the centre crops of DTD val1 and
+three crops of each picture of the lomiri-wallpapers-16.04 package (neither seen in training;
+`--no-wallpapers`: DTD only; `--tuning`: a tuning set instead), and reports for the models and, in
+the same run, OpenCV's five classical methods and a fill with the mean colour of the known pixels,
+all given the crop with the hole blanked: the PSNR inside the hole (capped at 48.13 dB, an error of
+one grey level, so exact copies of periodic patterns do not dominate the mean) and the detail ratio
+(the fill's mean Sobel gradient over the hole over the photo's; fills of flat true holes skipped),
+per set, over all, and on the subset that the slow FSR best fills (`--fsr-best-every`). For texture
 classifiers it reports the accuracy on a held-out DTD split (val1) with the confusion matrix, and, in
 the same run, a classical baseline: uniform LBP histograms at 3 scales plus an HSV colour histogram,
 classified by an RBF SVM (scikit-learn) trained on the training split. For the texture map it
@@ -42,8 +48,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
+from functools import partial
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from PIL import Image
@@ -55,6 +64,7 @@ from models.files import write_atomically
 from models.loading import load
 
 CLASSIFIER_ID = "fmnist-classifier"
+log = logging.getLogger(__name__)
 
 
 @torch.inference_mode()
@@ -174,10 +184,37 @@ def evaluate_vae(model_ids: list[str], data: Path, classifier_id: str, elbo_samp
     return results
 
 
+MAX_HOLE_PSNR = 10 * math.log10(255**2)  # 48.13 dB: a mean squared error of one grey level
+FLAT_GRADIENT = 2.0  # grey levels per pixel: a true hole with less mean gradient has no detail to compare
+SLOW_METHOD = "opencv-fsr-best"  # too slow for every fill: scored on every `--fsr-best-every`th crop only
+ALL, SUBSET = "all", "subset"
+
+
 def hole_psnr(prediction: np.ndarray, truth: np.ndarray, hole: np.ndarray) -> float:
-    """PSNR in dB over the hole's pixels (all channels) of uint8 images."""
+    """PSNR in dB over the hole's pixels (all channels) of uint8 images, capped at MAX_HOLE_PSNR (48.13 dB, an
+    error of one grey level): an exemplar method that copies a synthetic periodic pattern exactly would otherwise
+    score 100 dB and dominate the mean."""
     error = prediction[hole].astype(np.float64) - truth[hole].astype(np.float64)
-    return float(10 * np.log10(255**2 / max(np.mean(error**2), 1e-10)))
+    return min(float(10 * np.log10(255**2 / max(np.mean(error**2), 1e-10))), MAX_HOLE_PSNR)
+
+
+def gradient_magnitude(image: np.ndarray) -> np.ndarray:
+    """Sobel gradient magnitude of an RGB uint8 image's grey (0.299 R + 0.587 G + 0.114 B), in grey levels per
+    pixel (the 3x3 Sobel responses divided by 8, so a ramp of one level a pixel gives 1). float32 [H, W]."""
+    grey = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    dx, dy = (cv2.Sobel(grey, cv2.CV_32F, x, 1 - x, ksize=3) / 8 for x in (1, 0))
+    return np.hypot(dx, dy)
+
+
+def detail_ratio(fill: np.ndarray, truth: np.ndarray, hole: np.ndarray) -> float | None:
+    """The fill's mean gradient magnitude over the hole's pixels (computed on the whole image, so steps at the
+    hole's edge count) over the truth's on the same pixels: 1 keeps the detail, below 1 is blurred, above 1 adds
+    edges the photo has not (seams, noise). None when the true hole is flat (mean gradient under FLAT_GRADIENT
+    grey levels per pixel): there is no detail to keep, and the ratio would divide by almost nothing."""
+    truth_detail = float(gradient_magnitude(truth)[hole].mean())
+    if truth_detail < FLAT_GRADIENT:
+        return None
+    return float(gradient_magnitude(fill)[hole].mean()) / truth_detail
 
 
 def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
@@ -185,45 +222,147 @@ def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
     return image[top : top + size, left : left + size]
 
 
-def evaluate_inpaint(model_ids: list[str], data: Path, split: str, size: int, seed: int, limit: int | None,
-                     pictures: Path | None) -> dict:
-    try:
-        import cv2
-    except ImportError as error:
-        raise SystemExit("inpainting evaluation needs OpenCV: pip install -e '.[test]'") from error
-    from models import inpaint
-    from models.data.masks import MASK_KINDS, brush_mask
-    from models.data.photos import dtd_split, load_rgb
+def wallpaper_crops(image: np.ndarray, size: int) -> list[np.ndarray]:
+    """Three `size`-pixel squares of a picture: centred across its shorter side, and along its longer side on the
+    centres of its first, middle and last thirds (moved inside the picture where a third is narrower)."""
+    h, w = image.shape[:2]
+    crops = []
+    for third in range(3):
+        along = (2 * third + 1) * max(h, w) // 6 - size // 2
+        top, left = (h - size) // 2, along
+        if h > w:
+            top, left = along, (w - size) // 2
+        top, left = min(max(top, 0), h - size), min(max(left, 0), w - size)
+        crops.append(image[top : top + size, left : left + size])
+    return crops
 
-    def telea(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
-        filled = cv2.inpaint(image[..., ::-1].copy(), hole.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
-        return filled[..., ::-1]
+
+def inpaint_sets(data: Path, split: str, size: int, limit: int | None, wallpapers: bool,
+                 tuning_split: str | None) -> dict[str, list[np.ndarray]]:
+    """Name -> the `size` x `size` crops to fill. Held out: the centre crops of the DTD `split` photos and three
+    crops (`wallpaper_crops`) of each picture of HELD_OUT_WALLPAPER_PACKAGES, reduced to twice `size` on its
+    shorter side. With `tuning_split`: every 10th photo of that DTD split and TUNING_WALLPAPER_PACKAGES instead.
+    `limit`: the first N photos or pictures of each set."""
+    from models.data.photos import (
+        HELD_OUT_WALLPAPER_PACKAGES,
+        TUNING_WALLPAPER_PACKAGES,
+        dtd_split,
+        load_rgb,
+        package_images,
+    )
+
+    entries = dtd_split(data, split) if tuning_split is None else dtd_split(data, tuning_split)[::10]
+    name = f"{data.name} {split}" if tuning_split is None else f"{data.name} {tuning_split} every 10th"
+    sets = {name: [centre_crop(load_rgb(path, size), size) for path, _ in entries[:limit]]}
+    for package in (HELD_OUT_WALLPAPER_PACKAGES if tuning_split is None else TUNING_WALLPAPER_PACKAGES):
+        if not wallpapers:
+            break
+        paths = package_images(package)
+        if not paths:
+            raise SystemExit(f"The wallpapers of {package} are not installed: apt-get install {package}, "
+                             "or pass --no-wallpapers to score the DTD photos only.")
+        sets[package] = [crop for path in paths[:limit] for crop in wallpaper_crops(load_rgb(path, 2 * size), size)]
+    return sets
+
+
+def _scores(fills: list[tuple[str, float, float | None]]) -> dict:
+    """Hole PSNR by mask kind and overall, and the detail ratio (over the fills with one), of (kind, psnr, detail)."""
+    from models.data.masks import MASK_KINDS
+
+    details = [detail for _, _, detail in fills if detail is not None]
+    return {**{f"hole_psnr_{kind}": float(np.mean([p for k, p, _ in fills if k == kind])) for kind in MASK_KINDS},
+            "hole_psnr_mean": float(np.mean([p for _, p, _ in fills])),
+            "detail_ratio": float(np.mean(details)) if details else None}
+
+
+def _report(results: dict, reference: dict[str, list[tuple[str, float, float | None]]]) -> str:
+    """A table per block (its fills by a method that fills every crop in `reference`): hole PSNR and detail."""
+    from models.data.masks import MASK_KINDS
+
+    lines = []
+    for block, fills in reference.items():
+        detailed = sum(detail is not None for _, _, detail in fills)
+        lines += ["", f"{block}: {len(fills) // len(MASK_KINDS)} crops, {len(fills)} fills; detail ratio over the "
+                      f"{detailed} fills whose true hole is not flat (mean gradient >= {FLAT_GRADIENT:g} grey levels "
+                      "per pixel)",
+                  f"  {'method':<20} {'thin':>7} {'medium':>7} {'thick':>7} {'mean':>7} {'detail':>7}"]
+        for method, blocks in results.items():
+            if block in blocks:
+                values = [blocks[block][f"hole_psnr_{k}"] for k in ("thin", "medium", "thick", "mean")]
+                detail = blocks[block]["detail_ratio"]
+                lines.append(f"  {method:<20} " + " ".join(f"{v:7.2f}" for v in values)
+                             + (f" {detail:7.3f}" if detail is not None else "       -"))
+    return "\n".join(lines)
+
+
+def evaluate_inpaint(model_ids: list[str], sets: dict[str, list[np.ndarray]], seed: int, slow_every: int,
+                     pictures: Path | None) -> dict:
+    """Every method fills a thin, a medium and a thick brush hole (seeded by crop and kind) in each crop of each
+    set, given the crop with the hole blanked: the models, OpenCV's five classical methods (through
+    `models.inpaint.fill`, as the studio runs them) and the mean colour of the known pixels. FSR best fills
+    only every `slow_every`th crop of each set (0: none); the "subset" block scores every method on exactly those.
+    Method -> block (each set, "all", "subset") -> hole PSNR by mask kind and mean (capped, `hole_psnr`) and the
+    detail ratio (`detail_ratio`, None if every true hole was flat)."""
+    from models import classical_inpaint, inpaint
+    from models.data.masks import MASK_KINDS, brush_mask
 
     def mean_fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
         filled = image.copy()
         filled[hole] = image[~hole].mean(axis=0).round().astype(np.uint8)
         return filled
 
-    methods = {m: (lambda image, hole, m=m: inpaint.inpaint(m, image, hole)) for m in model_ids}
-    methods |= {"opencv-telea": telea, "mean-colour-fill": mean_fill}
-    scores = {name: {kind: [] for kind in MASK_KINDS} for name in methods}
+    methods = {m: partial(inpaint.fill, m) for m in [*model_ids, *classical_inpaint.METHODS]}
+    methods["mean-colour-fill"] = mean_fill
+    fills = {name: {} for name in methods}  # method -> block -> [(kind, psnr, detail)]
     examples = []
-    for i, (path, _) in enumerate(dtd_split(data, split)[:limit]):
-        truth = centre_crop(load_rgb(path, size), size)
-        for k, kind in enumerate(MASK_KINDS):
-            hole = brush_mask(size, size, kind, np.random.default_rng([seed, i, k]))
-            outputs = {name: fill(truth, hole) for name, fill in methods.items()}
-            for name, output in outputs.items():
-                scores[name][kind].append(hole_psnr(output, truth, hole))
-            if pictures is not None and i % 100 == 0 and k == (i // 100) % len(MASK_KINDS):
-                masked = np.where(hole[..., None], 255, truth).astype(np.uint8)
-                examples.append(np.concatenate([masked, outputs["opencv-telea"], outputs[model_ids[0]], truth], 1))
+    for set_name, crops in sets.items():
+        for i, truth in enumerate(crops):
+            subset = slow_every > 0 and i % slow_every == 0
+            blocks = [set_name, ALL] + [SUBSET] * subset
+            for k, kind in enumerate(MASK_KINDS):
+                hole = brush_mask(*truth.shape[:2], kind, np.random.default_rng([seed, i, k]))
+                masked = classical_inpaint.blanked(truth, hole)
+                outputs = {name: method(masked, hole) for name, method in methods.items()
+                           if name != SLOW_METHOD or subset}
+                for name, output in outputs.items():
+                    score = (kind, hole_psnr(output, truth, hole), detail_ratio(output, truth, hole))
+                    for block in [SUBSET] if name == SLOW_METHOD else blocks:
+                        fills[name].setdefault(block, []).append(score)
+                if pictures is not None and i % 100 == 0 and k == (i // 100) % len(MASK_KINDS):
+                    columns = [masked, *(outputs[m] for m in ("opencv-telea", "opencv-fsr-fast", "opencv-shift-map")),
+                               *(outputs[m] for m in model_ids), truth]
+                    examples.append(np.concatenate(columns, 1))
     if pictures is not None and examples:
         picture = Image.fromarray(np.concatenate(examples, 0))
         write_atomically(pictures / "before-after.jpg", lambda file: picture.save(file, format="JPEG", quality=80))
-    return {name: {**{f"hole_psnr_{kind}": float(np.mean(v)) for kind, v in by_kind.items()},
-                   "hole_psnr_mean": float(np.mean([x for v in by_kind.values() for x in v]))}
-            for name, by_kind in scores.items()}
+    order = [*sets, ALL, SUBSET]
+    results = {name: {block: _scores(by_block[block]) for block in order if block in by_block}
+               for name, by_block in fills.items()}
+    # the mean-colour fill fills every crop, and whether a true hole is flat is the same for every method
+    if slow_every > 0:
+        log.info("FSR best fills every %dth crop of each set only; block %r scores every method on those crops.",
+                 slow_every, SUBSET)
+    log.info(_report(results, {block: fills["mean-colour-fill"][block] for block in results["mean-colour-fill"]}))
+    return results
+
+
+def inpaint_record(results: dict, model_id: str) -> dict:
+    """What `--write` records for a model: its numbers over all sets (the model card shows these), its numbers by
+    block (each set, the FSR best subset), the same two for the model guiding patch transfer (if scored), and every
+    other method's by block, rounded to 4 decimals."""
+    def rounded(scores: dict) -> dict:
+        return {key: None if value is None else round(value, 4) for key, value in scores.items()}
+
+    from models.inpaint import patch_method_id
+
+    def record(blocks: dict) -> dict:
+        return {**rounded(blocks[ALL]), "by_set": {block: rounded(v) for block, v in blocks.items() if block != ALL}}
+
+    patched = patch_method_id(model_id)
+    return {**record(results[model_id]),
+            **({"with_patch_transfer": record(results[patched])} if patched in results else {}),
+            "baselines": {name: {block: rounded(v) for block, v in blocks.items()}
+                          for name, blocks in results.items() if name not in (model_id, patched)}}
 
 
 def uniform_lbp_histogram(gray: np.ndarray, radius: int, points: int = 8) -> np.ndarray:
@@ -468,10 +607,18 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data", type=Path, default=None,
                         help="Fashion-MNIST folder; for inpaint a DTD-layout folder (default ../shared/data/dtd10)")
     parser.add_argument("--split", default="val1", help="inpaint, texture: DTD split of held-out photos")
-    parser.add_argument("--train-split", default="train1", help="texture: split the baseline trains on")
+    parser.add_argument("--train-split", default="train1",
+                        help="texture: split the baseline trains on; inpaint --tuning: every 10th photo of it")
     parser.add_argument("--size", type=int, default=256, help="inpaint: side of the centre crop scored")
-    parser.add_argument("--limit", type=int, default=None, help="inpaint: score only the first N photos")
+    parser.add_argument("--limit", type=int, default=None, help="inpaint: score only the first N photos of each set")
     parser.add_argument("--pictures", type=Path, default=None, help="inpaint: write before/after pictures here")
+    parser.add_argument("--fsr-best-every", type=int, default=8,
+                        help="inpaint: OpenCV's FSR best (slow) fills every Nth crop of each set only (0: none)")
+    parser.add_argument("--no-wallpapers", action="store_true",
+                        help="inpaint: score the DTD photos only, without the held-out wallpaper package")
+    parser.add_argument("--tuning", action="store_true",
+                        help="inpaint: score the tuning set (every 10th --train-split photo, ukui-wallpapers) "
+                             "instead of the held-out photos, for choosing settings")
     parser.add_argument("--collages", type=int, default=50, help="texture-map: 2x2 collages of held-out photos")
     parser.add_argument("--window", type=float, default=0.2, help="texture-map: window, fraction of the side")
     parser.add_argument("--texture-per-class", type=int, default=30, help="texgan: samples per class")
@@ -494,8 +641,22 @@ def main(argv: list[str] | None = None) -> dict:
         model_ids = args.models or [c.id for c in registry.checkpoints(vae.TASK)]
         results = evaluate_vae(model_ids, args.data, args.classifier, args.elbo_samples, args.seed)
     elif args.kind == "inpaint":
-        model_ids = args.models or [c.id for c in registry.checkpoints("inpainting")]
-        results = evaluate_inpaint(model_ids, args.data, args.split, args.size, args.seed, args.limit, args.pictures)
+        from models import inpaint
+        networks = [c.id for c in registry.checkpoints(inpaint.TASK)]
+        model_ids = args.models or networks + [inpaint.patch_method_id(n) for n in networks]
+        if args.tuning and args.write:
+            raise SystemExit("--tuning scores the tuning set, whose numbers do not belong in model.json: "
+                             "drop --write.")
+        sets = inpaint_sets(args.data, args.split, args.size, args.limit, not args.no_wallpapers,
+                            args.train_split if args.tuning else None)
+        results = evaluate_inpaint(model_ids, sets, args.seed, args.fsr_best_every, args.pictures)
+        settings = {"photos": " + ".join(f"{name} ({len(crops)} crops)" for name, crops in sets.items()),
+                    "crop": args.size, "hole_psnr_cap_db": round(MAX_HOLE_PSNR, 2),
+                    "fsr_best_every": args.fsr_best_every}
+        for model_id in model_ids if args.write else []:
+            if registry.has(model_id):
+                write_metrics(model_id, inpaint_record(results, model_id) | settings)
+        return results
     elif args.kind == "texture":
         model_ids = args.models or [c.id for c in registry.checkpoints("texture-classification")]
         results = evaluate_texture(model_ids, args.data, args.train_split, args.split)
@@ -512,14 +673,13 @@ def main(argv: list[str] | None = None) -> dict:
         results = evaluate_texture_map(model_ids, args.data, args.split, args.collages, args.window, args.seed)
     settings = {"gan": {"samples": args.samples}, "cgan": {"samples_per_class": args.per_class},
                 "vae": {"elbo_samples": args.elbo_samples, "likelihood": "bernoulli"},
-                "inpaint": {"photos": f"{args.data.name} {args.split}", "crop": args.size},
                 "texture": {"photos": f"{args.data.name} {args.split}"},
                 "texture-map": {"collages": f"{args.collages} of {args.data.name} {args.split}",
                                 "map_window": args.window},
                 "texgan": {"photos": f"{args.data.name} {args.split}", "samples_per_class": args.texture_per_class,
                            "size": args.texture_size},
                 "texvae": {"photos": f"{args.data.name} {args.split}", "crop": args.texture_size}}.get(args.kind, {})
-    if settings and args.kind not in ("inpaint", "texture", "texture-map", "texgan", "texvae"):
+    if settings and args.kind not in ("texture", "texture-map", "texgan", "texvae"):
         settings["classifier"] = args.classifier
     registered = {c.id for c in registry.checkpoints()}
     for name, metrics in results.items():

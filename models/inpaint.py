@@ -11,23 +11,32 @@ matches the known pixels (plus the prior's pull toward N(0, I)), then takes the 
 Fashion-MNIST VAE sees the whole picture at 28x28 grey; a texture VAE fills each region of the hole
 (the crop strategy above) at up to TEXTURE_PRIOR_SIZE pixels, near the scale of its training photos.
 `fitting_priors` says which VAEs suit a picture.
+
+With `patches` (method id: the network's id plus PATCHES_SUFFIX), the network's fill of each crop is only a
+guide: `patch_transfer` fills the hole with real pixels of the picture that match it, so the fill carries the
+picture's texture instead of a blur.
+
+A third kind is classical (`models.classical_inpaint`: OpenCV's Telea, Navier-Stokes, FSR and shift-map), named by
+its method id; it fills region by region too, with the same dilation, feathering and checks, at full resolution.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageFilter
 
-from models import registry, vae
+from models import classical_inpaint, patch_transfer, registry, vae
 from models.errors import InvalidRequestError, shown
 from models.loading import load
 from models.sampling import checkpoint_for
 
 TASK = "inpainting"
+PATCHES_SUFFIX = "-patches"  # an inpainting network's id plus this names the network guiding patch_transfer
 WORKING_SIZE = 512  # longest side of a crop the network sees; larger crops are reduced to it
 BLOCK = 32  # mask regions are found on a grid of this many pixels
 MARGIN = 0.5  # context around a region, as a fraction of its size ...
@@ -192,8 +201,9 @@ def _composite(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, feather: i
 
 
 def inpaint(model_id: str, image: np.ndarray, mask: np.ndarray, dilation: int = 0, feather: int = 0,
-            device: str | None = None) -> np.ndarray:
-    """Fill `mask` (bool [H, W], True = hole) in `image` (uint8 [H, W, 3]); uint8 [H, W, 3].
+            device: str | None = None, patches: bool = False) -> np.ndarray:
+    """Fill `mask` (bool [H, W], True = hole) in `image` (uint8 [H, W, 3]); uint8 [H, W, 3]. With `patches`,
+    the network's fill only guides `patch_transfer`, which fills the hole with real pixels of the picture.
 
     An empty mask returns the image unchanged. Pixels outside the dilated mask are never touched.
     """
@@ -203,9 +213,33 @@ def inpaint(model_id: str, image: np.ndarray, mask: np.ndarray, dilation: int = 
     net = load(checkpoint_for(model_id, TASK), device)
     net.to(memory_format=torch.channels_last)  # about 15% faster convolutions on a CPU; a no-op once done
     fill, param_device = _network_fill(net), next(net.parameters()).device
-    return _fill_regions(image, hole, feather,
-                         lambda crop, crop_hole: _fill_crop(fill, crop, crop_hole, param_device, WORKING_SIZE,
-                                                            net.MULTIPLE))
+
+    def fill_crop(crop: np.ndarray, crop_hole: np.ndarray) -> np.ndarray:
+        network_fill = _fill_crop(fill, crop, crop_hole, param_device, WORKING_SIZE, net.MULTIPLE)
+        if not patches:
+            return network_fill
+        return patch_transfer.transfer(crop, crop_hole, np.where(crop_hole[..., None], network_fill, crop))
+
+    return _fill_regions(image, hole, feather, fill_crop)
+
+
+def patch_method_id(network_id: str) -> str:
+    """The id of the method that fills by `patch_transfer` guided by the inpainting network `network_id`."""
+    return network_id + PATCHES_SUFFIX
+
+
+def patch_method_network(method_id: object) -> str | None:
+    """The inpainting network behind a patch-transfer method id, or None if `method_id` is not one."""
+    if not isinstance(method_id, str) or not method_id.endswith(PATCHES_SUFFIX):
+        return None
+    network_id = method_id.removesuffix(PATCHES_SUFFIX)
+    return network_id if network_id in {c.id for c in registry.checkpoints(TASK)} else None
+
+
+def is_method(method_id: object) -> bool:
+    """Whether `method_id` names a fill that is not a registry checkpoint: a classical method or a
+    patch-transfer method."""
+    return classical_inpaint.is_method(method_id) or patch_method_network(method_id) is not None
 
 
 def is_fashion_like(image: np.ndarray) -> bool:
@@ -320,9 +354,38 @@ def texture_prior_inpaint(vae_id: str, image: np.ndarray, mask: np.ndarray, dila
                                                             net.cell))
 
 
+def classical(method_id: str, image: np.ndarray, mask: np.ndarray, dilation: int = 0,
+              feather: int = 0) -> np.ndarray:
+    """Fill with one of OpenCV's classical methods (`classical_inpaint.METHODS`), each region of the hole cut out
+    with its margin of context as for the network (at full resolution) and pasted back into the hole only. A slow
+    method is refused when the regions hold more than its `max_megapixels`. uint8 [H, W, 3]."""
+    hole = _validated_hole(image, mask, dilation, feather)
+    if not hole.any():
+        return image.copy()
+    method = classical_inpaint.METHODS[method_id]
+    megapixels = sum((bottom - top) * (right - left) for top, left, bottom, right in hole_regions(hole)) / 1e6
+    if method.max_megapixels is not None and megapixels > method.max_megapixels:
+        raise InvalidRequestError(
+            f"{method.label} is too slow for this: the hole and its surroundings are {megapixels:.2f} megapixels, "
+            f"over its limit of {method.max_megapixels:g}. Paint a smaller hole, use a smaller picture, or choose "
+            "Telea or Navier-Stokes, which fill any size in a moment.")
+    return _fill_regions(image, hole, feather, partial(classical_inpaint.fill, method_id))
+
+
 def fill(model_id: str, image: np.ndarray, mask: np.ndarray, dilation: int = 0, feather: int = 0,
          progress: Callable[[float], None] | None = None, device: str | None = None) -> np.ndarray:
-    """Inpaint with an inpainting network, or with a VAE as generative prior, by the checkpoint's task."""
+    """Inpaint with a classical method (by its id), an inpainting network, or a VAE as generative prior (by the
+    checkpoint's task)."""
+    if classical_inpaint.is_method(model_id):
+        return classical(model_id, image, mask, dilation, feather)
+    if (network_id := patch_method_network(model_id)) is not None:
+        return inpaint(network_id, image, mask, dilation, feather, device, patches=True)
+    if not registry.has(model_id):
+        networks = ", ".join([c.id for task in (TASK, vae.TASK, vae.TEXTURE_TASK) for c in registry.checkpoints(task)]
+                             + [patch_method_id(c.id) for c in registry.checkpoints(TASK)])
+        raise InvalidRequestError(f"Unknown model id {shown(model_id)} for inpainting. Known: "
+                                  f"{networks or 'no networks'}, and the classical methods "
+                                  f"{', '.join(classical_inpaint.METHODS)}.")
     task = registry.get(model_id).task
     if task == TASK:
         return inpaint(model_id, image, mask, dilation, feather, device)

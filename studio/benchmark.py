@@ -39,6 +39,7 @@ from studio.ui import dtd_examples
 
 GAN, CGAN, VAE, INPAINT, TEXTURE = "fmnist-gan", "fmnist-cgan", "fmnist-vae", "photo-inpaint", "dtd10-texture"
 TEXGAN, TEXVAE = "dtd10-texgan", "dtd10-texvae"
+INPAINT_PATCHES = inpaint.patch_method_id(INPAINT)
 VAE_EXAMPLES = sorted((ASSETS_DIR / "examples" / "fashion-mnist").glob("*.png"))
 PHOTO = ASSETS_DIR / "examples" / "dtd" / "cracked_0048.jpg"
 
@@ -125,6 +126,8 @@ def main(argv: list[str] | None = None) -> None:
     photo_rows = {
         "inpaint 512x512, medium mask": lambda i: inpaint.inpaint(INPAINT, *medium),
         "inpaint 2048x1536, small mask": lambda i: inpaint.inpaint(INPAINT, *small),
+        "inpaint with patch transfer 512x512, medium mask": lambda i: inpaint.fill(INPAINT_PATCHES, *medium),
+        "inpaint with patch transfer 2048x1536, small mask": lambda i: inpaint.fill(INPAINT_PATCHES, *small),
         "classify texture, 512x512": lambda i: texture.classify(TEXTURE, texture_image),
         "texture 1024x1024": lambda i: texgen.generate(TEXGAN, texgen.ANY_CLASS, i, 1024),
     }
@@ -190,6 +193,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"inpaint p50: 512x512 {1000 * by_name['model only: inpaint 512x512, medium mask']:.0f} ms (target <= 500), "
           f"2048x1536 {1000 * by_name['model only: inpaint 2048x1536, small mask']:.0f} ms (target <= 1500); "
           f"texture 512x512 {1000 * by_name['model only: classify texture, 512x512']:.1f} ms (target <= 50)")
+    print("inpaint with patch transfer p50: 512x512 "
+          f"{1000 * by_name['model only: inpaint with patch transfer 512x512, medium mask']:.0f} ms (target <= 1000), "
+          f"2048x1536 {1000 * by_name['model only: inpaint with patch transfer 2048x1536, small mask']:.0f} ms "
+          "(target <= 1500)")
     print(f"texture GAN p50: 256x256 {1000 * by_name['model only: texture 256x256']:.0f} ms (target <= 100), "
           f"1024x1024 {1000 * by_name['model only: texture 1024x1024']:.0f} ms (target <= 1500); texture VAE "
           f"16-step interpolation {1000 * by_name['model only: texture VAE interpolate, 16 steps at 64x64']:.0f} ms "

@@ -23,7 +23,7 @@ from pathlib import Path
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from models import registry
+from models import inpaint, registry
 from models.errors import InvalidRequestError
 from models.files import FileWriteError, reason_of
 
@@ -105,8 +105,9 @@ def slug(text: object, length: int = SLUG_LENGTH) -> str:
 
 
 def model_slug(model_id: object) -> str:
-    """A model id as a file-name word: only registry ids are accepted (they are already slugs)."""
-    if not registry.has(model_id):
+    """A model id as a file-name word: only registry ids and inpainting methods' ids are accepted (they are
+    already slugs)."""
+    if not (registry.has(model_id) or inpaint.is_method(model_id)):
         raise InvalidRequestError("That image names a model this studio does not have.")
     return slug(model_id)
 

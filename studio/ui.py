@@ -350,11 +350,11 @@ def model_card_markdown(model_id: str | None) -> str:
             f"Full card: `assets/{checkpoint.directory.name}/{checkpoint.card}`")
 
 
-def model_card(model: gr.Dropdown) -> gr.Markdown:
-    """A closed "Model card" accordion under a model dropdown that follows its choice."""
+def model_card(model: gr.Dropdown, markdown: Callable[[str | None], str] = model_card_markdown) -> gr.Markdown:
+    """A closed "Model card" accordion under a model dropdown that follows its choice (`markdown` of the id)."""
     with gr.Accordion("Model card", open=False):
-        card = gr.Markdown(model_card_markdown(model.value))
-    model.change(model_card_markdown, model, card, api_visibility="private")
+        card = gr.Markdown(markdown(model.value))
+    model.change(markdown, model, card, api_visibility="private")
     return card
 
 

@@ -1,19 +1,31 @@
-"""Inpainting with the shipped network and the VAE prior: masks, the size strategy, the running app."""
+"""Inpainting with the shipped network, the VAE prior and OpenCV's classical methods: masks, the size strategy,
+the evaluation, the running app."""
 
 import numpy as np
 import pytest
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
-from PIL import Image
+from PIL import Image, ImageFilter
 
-from models import inpaint
+from models import classical_inpaint, inpaint
 from models.data.masks import MASK_KINDS, brush_mask
+from models.data.photos import HELD_OUT_WALLPAPER_PACKAGES, TUNING_WALLPAPER_PACKAGES, package_images
 from models.errors import InvalidRequestError
 from models.registry import ASSETS_DIR
 from studio import pnginfo
-from studio.tabs.inpaint import EMPTY_MASK_NOTICE, editor_image_and_mask, fitting_models, invert_mask
+from studio.outputs import file_stem
+from studio.tabs.inpaint import (
+    EMPTY_MASK_NOTICE,
+    editor_image_and_mask,
+    fitting_models,
+    invert_mask,
+    labelled_models,
+    method_card,
+)
 
 MODEL = "photo-inpaint"
+PATCHES = inpaint.patch_method_id(MODEL)  # the network guiding patch transfer
+CLASSICAL = list(classical_inpaint.METHODS)
 PHOTO = ASSETS_DIR / "examples" / "dtd" / "cracked_0048.jpg"  # DTD val1: never seen in training
 
 
@@ -199,14 +211,220 @@ def test_api_refuses_huge_images_before_decoding(client, tmp_path):
         client.predict(handle_file(str(huge)), handle_file(str(huge)), MODEL, 0, 0, api_name="/inpaint")
 
 
-def test_inpaint_evaluation_scores_the_model_and_both_baselines(synthetic_dtd):
+def test_inpaint_evaluation_scores_the_model_and_every_baseline(synthetic_dtd):
+    from models.evaluate import MAX_HOLE_PSNR, inpaint_record, main
+
+    scores = main(["inpaint", "--data", str(synthetic_dtd), "--size", "64", "--limit", "3", "--no-wallpapers",
+                   "--fsr-best-every", "3"])
+    assert set(scores) == {MODEL, PATCHES, *CLASSICAL, "mean-colour-fill"}
+    for name, blocks in scores.items():
+        # FSR best fills only every 3rd crop; the subset block has every method on those same crops
+        assert list(blocks) == (["subset"] if name == "opencv-fsr-best" else [f"{synthetic_dtd.name} val1", "all",
+                                                                               "subset"])
+        for block in blocks.values():
+            assert set(block) == {"hole_psnr_thin", "hole_psnr_medium", "hole_psnr_thick", "hole_psnr_mean",
+                                  "detail_ratio"}
+            assert all(0 < block[f"hole_psnr_{k}"] <= MAX_HOLE_PSNR for k in (*MASK_KINDS, "mean"))
+            assert 0 < block["detail_ratio"] < 3
+    record = inpaint_record(scores, MODEL)  # what --write puts in model.json
+    assert record["hole_psnr_mean"] == round(scores[MODEL]["all"]["hole_psnr_mean"], 4) and "detail_ratio" in record
+    assert set(record["baselines"]) == {*CLASSICAL, "mean-colour-fill"} and list(record["by_set"])[-1] == "subset"
+    patched = record["with_patch_transfer"]
+    assert patched["detail_ratio"] == round(scores[PATCHES]["all"]["detail_ratio"], 4) and "subset" in patched["by_set"]
+
+
+def test_inpaint_evaluation_asks_for_the_held_out_wallpapers(synthetic_dtd, monkeypatch):
+    import models.data.photos
     from models.evaluate import main
 
-    scores = main(["inpaint", "--data", str(synthetic_dtd), "--size", "64", "--limit", "2"])
-    assert set(scores) == {"photo-inpaint", "opencv-telea", "mean-colour-fill"}
-    for method in scores.values():
-        assert set(method) == {"hole_psnr_thin", "hole_psnr_medium", "hole_psnr_thick", "hole_psnr_mean"}
-        assert all(0 < v < 60 for v in method.values())
+    monkeypatch.setattr(models.data.photos, "package_images", lambda package: [])
+    with pytest.raises(SystemExit, match="apt-get install lomiri-wallpapers-16.04, or pass --no-wallpapers"):
+        main(["inpaint", "--data", str(synthetic_dtd), "--size", "64", "--limit", "1"])
+
+
+def test_wallpapers_give_three_crops_along_their_longer_side():
+    from models.evaluate import wallpaper_crops
+
+    wide = np.zeros((512, 910, 3), np.uint8)
+    wide[..., 0] = np.arange(910) // 4  # the red channel says the column
+    crops = wallpaper_crops(wide, 256)
+    assert [c.shape for c in crops] == [(256, 256, 3)] * 3
+    assert [int(c[0, 0, 0]) for c in crops] == [23 // 4, 327 // 4, 630 // 4]  # centred on 151, 455 and 758
+    tall = np.ascontiguousarray(wide.transpose(1, 0, 2))  # the red channel says the row
+    assert [int(c[0, 0, 0]) for c in wallpaper_crops(tall, 256)] == [23 // 4, 327 // 4, 630 // 4]
+    assert [c.shape for c in wallpaper_crops(np.zeros((300, 300, 3), np.uint8), 256)] == [(256, 256, 3)] * 3
+
+
+def test_the_detail_ratio_is_one_for_the_truth_and_lower_for_a_blur():
+    from models.evaluate import detail_ratio, hole_psnr
+
+    truth = pattern(96)
+    hole = np.zeros((96, 96), bool)
+    hole[30:60, 20:70] = True
+    blurred = np.where(hole[..., None], np.asarray(Image.fromarray(truth).filter(ImageFilter.GaussianBlur(3))), truth)
+    assert detail_ratio(truth, truth, hole) == pytest.approx(1)
+    assert detail_ratio(blurred, truth, hole) < 0.8
+    flat = np.full((96, 96, 3), 120, np.uint8)
+    assert detail_ratio(pattern(96), flat, hole) is None  # a flat true hole has no detail to compare
+    assert hole_psnr(truth, truth, hole) == pytest.approx(48.13, abs=0.01)  # capped: an error of one grey level
+
+
+def pattern(size: int) -> np.ndarray:
+    """A synthetic picture with stripes, a ramp and a wave, so fills have edges and texture to continue."""
+    y, x = np.mgrid[:size, :size]
+    return np.stack([(x * 9) % 256, 128 + 100 * np.sin(y / 4), (x + 2 * y) % 256], axis=2).astype(np.uint8)
+
+
+@pytest.mark.parametrize("method", CLASSICAL)
+def test_classical_methods_fill_only_the_dilated_hole_without_seeing_it_and_repeat_exactly(method):
+    truth = pattern(64)
+    mask = np.zeros((64, 64), bool)
+    mask[28:33, 10:50] = True
+    mask[16:44, 30:34] = True
+    grown = inpaint.dilate(mask, 2)
+    result = inpaint.fill(method, truth, mask, dilation=2, feather=2)
+    np.testing.assert_array_equal(result[~grown], truth[~grown])
+    assert not np.array_equal(result[grown], truth[grown])
+    filled = inpaint.fill(method, truth, mask)
+    hidden = truth.copy()
+    hidden[mask] = 0  # the hole's pixels are never seen, so what they were changes nothing: the same pixels again
+    np.testing.assert_array_equal(filled, inpaint.fill(method, hidden, mask))
+    assert hole_error(filled, truth, mask) < 0.8 * hole_error(hidden, truth, mask)
+
+
+def test_slow_classical_methods_refuse_large_fills_and_unknown_ids_are_refused():
+    image = np.zeros((1200, 1200, 3), np.uint8)
+    hole = np.zeros((1200, 1200), bool)
+    hole[100:1100, 100:1100:50] = True  # lines all over the picture: one region of over a megapixel
+    with pytest.raises(InvalidRequestError, match="shift-map .* too slow for this: .* over its limit of 0.6"):
+        inpaint.fill("opencv-shift-map", image, hole)
+    with pytest.raises(InvalidRequestError, match="Unknown model id 'opencv-magic' for inpainting.*opencv-telea"):
+        inpaint.fill("opencv-magic", image, hole)
+
+
+def test_the_tab_lists_the_classical_methods_after_the_models():
+    ids = [i for _, i in labelled_models()]
+    offered = [m.id for m in classical_inpaint.METHODS.values() if m.in_tab]
+    assert ids[0] == MODEL and ids[-len(offered):] == offered
+    assert set(offered) == {"opencv-telea", "opencv-ns", "opencv-fsr-fast", "opencv-shift-map"}
+    assert "opencv-fsr-best" not in ids  # too slow for the tab; the evaluation scores it
+    assert "slow" in dict((i, label) for label, i in labelled_models())["opencv-shift-map"]
+    assert "Size limit**: 0.6 megapixels" in method_card("opencv-shift-map")
+    assert method_card(MODEL).startswith(f"**{MODEL}**")
+    assert file_stem({"tab": "inpaint", "model_id": "opencv-telea"}).endswith("inpaint-opencv-telea")
+
+
+@pytest.mark.parametrize("method", [*CLASSICAL, PATCHES])
+def test_api_fills_with_each_method_and_restores_it(client, tmp_path, method):
+    truth = pattern(64)
+    hole = np.zeros((64, 64), bool)
+    hole[20:34, 16:40] = True
+    path = client.predict(handle_file(save(tmp_path, "image.png", truth)),
+                          handle_file(save(tmp_path, "mask.png", hole.astype(np.uint8) * 255)),
+                          method, 0, 0, api_name="/inpaint")
+    result = np.asarray(Image.open(path).convert("RGB"))
+    np.testing.assert_array_equal(result[~hole], truth[~hole])
+    np.testing.assert_array_equal(result, inpaint.fill(method, truth, hole))
+    restored_model, *_ = client.predict(handle_file(path), api_name="/restore_inpaint")
+    assert restored_model == method
+
+
+def test_api_refuses_an_unknown_method_clearly(client, tmp_path):
+    image = handle_file(save(tmp_path, "image.png", photo(64)))
+    hole = np.zeros((64, 64), np.uint8)
+    hole[20:40, 20:40] = 255
+    with pytest.raises(AppError, match="Unknown model id 'opencv-magic' for inpainting"):
+        client.predict(image, handle_file(save(tmp_path, "mask.png", hole)), "opencv-magic", 0, 0,
+                       api_name="/inpaint")
+
+
+def test_patch_transfer_continues_a_periodic_texture_from_a_blurry_guide():
+    """Given only a blur of the truth in the hole, patch transfer brings back the stripes: real pixels, in phase."""
+    from models import patch_transfer
+    from models.evaluate import detail_ratio, hole_psnr
+
+    y, x = np.mgrid[:96, :96]
+    truth = np.stack([(x % 12) * 20, (y % 8) * 30, ((x + y) % 16) * 15], axis=2).astype(np.uint8)  # periodic
+    hole = np.zeros((96, 96), bool)
+    hole[30:62, 24:70] = True
+    blurred = np.asarray(Image.fromarray(truth).filter(ImageFilter.GaussianBlur(4)), np.float32)
+    guide = np.where(hole[..., None], blurred, truth.astype(np.float32))
+    result = patch_transfer.transfer(truth, hole, guide).round().astype(np.uint8)
+    np.testing.assert_array_equal(result[~hole], truth[~hole])
+    guide_image = guide.round().astype(np.uint8)
+    assert hole_psnr(result, truth, hole) > hole_psnr(guide_image, truth, hole) + 5
+    assert detail_ratio(result, truth, hole) > 0.8 > detail_ratio(guide_image, truth, hole)
+    np.testing.assert_array_equal(result, patch_transfer.transfer(truth, hole, guide).round().astype(np.uint8))
+
+
+def test_patch_transfer_without_a_wholly_known_patch_keeps_the_guide():
+    from models import patch_transfer
+
+    truth = pattern(32)
+    hole = np.ones((32, 32), bool)
+    hole[0, 0] = False
+    guide = np.full((32, 32, 3), 7.0, np.float32)
+    np.testing.assert_array_equal(patch_transfer.transfer(truth, hole, guide), guide)
+
+
+@pytest.mark.parametrize("mask_kind", MASK_KINDS)
+def test_patch_transfer_fills_are_sharper_than_telea_and_the_network_and_touch_only_the_hole(mask_kind):
+    """On a held-out DTD photo and a synthetic texture, with the hole blanked (so no fill can copy the truth): the
+    detail ratio of the shipped method is above Telea's and the network's; outside pixels are bit-identical."""
+    from models.evaluate import detail_ratio
+
+    for truth in (photo(), pattern(256)):
+        mask = brush_mask(256, 256, mask_kind, np.random.default_rng(3))
+        grown = inpaint.dilate(mask, 2)
+        hidden = classical_inpaint.blanked(truth, grown)
+        result = inpaint.fill(PATCHES, hidden, mask, dilation=2)
+        np.testing.assert_array_equal(result[~grown], truth[~grown])
+        np.testing.assert_array_equal(result, inpaint.fill(PATCHES, hidden, mask, dilation=2))
+        details = {m: detail_ratio(inpaint.fill(m, hidden, mask, dilation=2), truth, grown)
+                   for m in ("opencv-telea", MODEL)}
+        assert detail_ratio(result, truth, grown) > max(details.values()), details
+
+
+def test_the_tab_offers_the_network_guiding_patch_transfer_after_the_network():
+    ids = [i for _, i in labelled_models()]
+    assert ids[:2] == [MODEL, PATCHES]
+    assert method_card(PATCHES).startswith(f"**{PATCHES}**") and MODEL in method_card(PATCHES)
+    assert inpaint.patch_method_network(PATCHES) == MODEL and inpaint.patch_method_network("nope-patches") is None
+    assert file_stem({"tab": "inpaint", "model_id": PATCHES}).endswith(f"inpaint-{PATCHES}")
+
+
+def test_package_images_reads_a_dpkg_file_list(tmp_path):
+    info = tmp_path / "info"
+    info.mkdir()
+    pictures = tmp_path / "backgrounds"
+    pictures.mkdir()
+    for name in ("b.jpg", "a.PNG", "notes.xml"):
+        (pictures / name).write_bytes(b"x")
+    listed = ["/.", str(pictures), str(pictures / "b.jpg"), str(pictures / "a.PNG"), str(pictures / "notes.xml"),
+              str(pictures / "removed.jpg")]
+    (info / "some-wallpapers.list").write_text("\n".join(listed) + "\n")
+    assert package_images("some-wallpapers", info) == [pictures / "a.PNG", pictures / "b.jpg"]
+    assert package_images("not-installed", info) == []
+
+
+def test_the_trainer_leaves_out_the_held_out_and_tuning_wallpapers(tmp_path, monkeypatch):
+    import argparse
+
+    import models.train.inpaint as trainer
+
+    backgrounds, info = tmp_path / "backgrounds", tmp_path / "info"
+    backgrounds.mkdir()
+    info.mkdir()
+    colours = {"kept.png": (255, 0, 0), "held-out.png": (0, 255, 0), "tuning.png": (0, 0, 255)}
+    for name, colour in colours.items():
+        Image.new("RGB", (40, 40), colour).save(backgrounds / name)
+    (info / f"{HELD_OUT_WALLPAPER_PACKAGES[0]}.list").write_text(f"{backgrounds / 'held-out.png'}\n")
+    (info / f"{TUNING_WALLPAPER_PACKAGES[0]}.list").write_text(f"{backgrounds / 'tuning.png'}\n")
+    monkeypatch.setattr(trainer, "DTD_DIR", tmp_path / "no-dtd")
+    monkeypatch.setattr(trainer, "WALLPAPER_DIRS", (backgrounds,))
+    monkeypatch.setattr(trainer, "package_images", lambda package: package_images(package, info))
+    args = argparse.Namespace(data=None, dtd_split="train1", max_photos=None, short_side=40, crop=32)
+    assert [tuple(photo[0, 0]) for photo in trainer.training_photos(args)] == [(255, 0, 0)]
 
 
 def test_the_priors_offered_fit_the_picture():

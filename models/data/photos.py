@@ -5,6 +5,9 @@ line) is read split by split, so the ten-class subset in `../shared/data/dtd10`,
 DTD or any folder laid out the same way works. Other folders (e.g. Debian's wallpaper packages) are
 searched recursively; a KDE wallpaper folder (`<name>/contents/...`) ships one picture at several
 resolutions plus a screenshot, and only its largest file is kept.
+
+Two wallpaper packages are kept out of training, found by their dpkg file lists (`package_images`):
+HELD_OUT_WALLPAPER_PACKAGES for the inpainting evaluation, TUNING_WALLPAPER_PACKAGES for choosing settings.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DTD_DIR = REPO_ROOT.parent / "shared" / "data" / "dtd10"
 WALLPAPER_DIRS = (Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers"))
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+DPKG_INFO_DIR = Path("/var/lib/dpkg/info")
+HELD_OUT_WALLPAPER_PACKAGES = ("lomiri-wallpapers-16.04",)  # evaluation only: never trained on
+TUNING_WALLPAPER_PACKAGES = ("ukui-wallpapers",)  # for choosing settings: neither trained on nor in the evaluation
 
 
 def labelled_images(root: Path | str, split: str) -> tuple[list[tuple[Path, str]], list[str]]:
@@ -77,6 +83,16 @@ def image_files(folders: Iterable[Path | str]) -> list[Path]:
         else:
             plain.append(path)
     return sorted(plain + list(largest.values()))
+
+
+def package_images(package: str, info_dir: Path | str = DPKG_INFO_DIR) -> list[Path]:
+    """The image files a Debian package installed (its dpkg file list, `<info_dir>/<package>.list`), sorted;
+    none if the package is not installed."""
+    listing = Path(info_dir) / f"{package}.list"
+    if not listing.is_file():
+        return []
+    paths = {Path(line.strip()) for line in listing.read_text().splitlines() if line.strip()}
+    return sorted(path for path in paths if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file())
 
 
 def _pixels(path: Path) -> int:

@@ -4,7 +4,9 @@ Data: random multi-scale crops of real photos with random thin, medium and thick
 holes. `--data` (repeatable) names folders: one in the DTD layout contributes its `--dtd-split`
 images only (the default, `../shared/data/dtd10`, gives its train1 split, so val1 stays held out
 for evaluation); any other folder contributes every image under it (default: Debian's wallpaper
-packages under /usr/share/backgrounds and /usr/share/wallpapers).
+packages under /usr/share/backgrounds and /usr/share/wallpapers). The pictures of the held-out and tuning
+wallpaper packages (`models.data.photos`: lomiri-wallpapers-16.04 for the evaluation, ukui-wallpapers for
+choosing settings) are left out of every folder.
 
 Loss of the generator: L1 inside the hole (weight `--hole-weight`) and outside it (weight 1) on
 the raw output, plus `--adv-weight` times the hinge loss of a spectral-norm PatchGAN critic that
@@ -24,7 +26,16 @@ from tqdm import tqdm
 
 from models import inpaint
 from models.data.masks import MASK_KINDS, brush_mask
-from models.data.photos import DTD_DIR, WALLPAPER_DIRS, dtd_split, image_files, load_rgb
+from models.data.photos import (
+    DTD_DIR,
+    HELD_OUT_WALLPAPER_PACKAGES,
+    TUNING_WALLPAPER_PACKAGES,
+    WALLPAPER_DIRS,
+    dtd_split,
+    image_files,
+    load_rgb,
+    package_images,
+)
 from models.device import select_device
 from models.nets.inpaint import InpaintConfig, InpaintNet, PatchCritic
 from models.train.common import RunState, descend, export_model, training_record
@@ -65,6 +76,12 @@ def training_photos(args: argparse.Namespace) -> list[np.ndarray]:
             paths += [path for path, _ in dtd_split(folder, args.dtd_split)]
         else:
             paths += image_files([folder])
+    kept_out = {path.resolve() for package in HELD_OUT_WALLPAPER_PACKAGES + TUNING_WALLPAPER_PACKAGES
+                for path in package_images(package)}
+    if kept_out:
+        before = len(paths)
+        paths = [path for path in paths if path.resolve() not in kept_out]
+        log.info("%d pictures of the held-out and tuning wallpaper packages left out", before - len(paths))
     paths = paths[: args.max_photos]
     if not paths:
         raise SystemExit("no training photos found; pass --data DIR")

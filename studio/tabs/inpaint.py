@@ -1,5 +1,6 @@
-"""Inpainting: paint a hole on any image with a brush and fill it with the inpainting network (photos)
-or with a VAE as a generative prior (the VAEs that fit the picture: Fashion-MNIST or texture)."""
+"""Inpainting: paint a hole on any image with a brush and fill it with the inpainting network (photos),
+with a VAE as a generative prior (the VAEs that fit the picture: Fashion-MNIST or texture), or with one of
+OpenCV's classical methods (`models.classical_inpaint`; the tab offers the fast and the moderately slow ones)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from models import inpaint, vae
+from models import classical_inpaint, inpaint, vae
 from models.errors import InvalidRequestError
 from models.image_input import check_size, open_image, to_rgb
 from studio import pnginfo
@@ -24,6 +25,7 @@ from studio.ui import (
     example_path,
     finish_results,
     model_card,
+    model_card_markdown,
     model_choices,
     received_image,
     restored_model,
@@ -44,15 +46,38 @@ MASK_RGBA = (255, 46, 136, 179)  # the same, as a layer's pixels
 EMPTY_MASK_NOTICE = "The mask is empty: paint over the part to fill. The image is returned unchanged."
 
 
+PATCHES_LABEL = "the network's fill as a guide, real texture of the picture copied into the hole"
+PATCHES_ABOUT = ("the inpainting network's fill guides a patch search, and every hole pixel takes a real pixel of the "
+                 "picture's known part where the surroundings match, so the fill keeps the picture's grain and "
+                 "pattern instead of a blur; where nothing alike exists it can paste the wrong thing.")
 PRIOR_LABELS = {vae.TASK: "VAE prior, for Fashion-MNIST-like images", vae.TEXTURE_TASK: "VAE prior, for colour photos"}
 
 
 def labelled_models(image: np.ndarray | None = None) -> list[tuple[str, str]]:
-    """(label, id): inpainting networks first (the default leading), then the VAEs usable as a prior: those
-    that fit `image` (`inpaint.fitting_priors`), or all of them before there is a picture."""
+    """(label, id): inpainting networks first (the default leading), each network guiding patch transfer,
+    then the VAEs usable as a prior: those
+    that fit `image` (`inpaint.fitting_priors`), or all of them before there is a picture; then the classical
+    methods the tab offers (they fit any picture)."""
     priors = [(f"{i}: {label}", i) for task, label in PRIOR_LABELS.items() for i in model_choices(task, "")
               if image is None or i in inpaint.fitting_priors(image)]
-    return [(f"{i}: inpainting network for photos", i) for i in model_choices(inpaint.TASK, DEFAULT_MODEL)] + priors
+    classical = [(f"{m.id}: {m.label}", m.id) for m in classical_inpaint.METHODS.values() if m.in_tab]
+    networks = model_choices(inpaint.TASK, DEFAULT_MODEL)
+    patched = [(f"{inpaint.patch_method_id(i)}: {PATCHES_LABEL}", inpaint.patch_method_id(i)) for i in networks]
+    return [(f"{i}: inpainting network for photos", i) for i in networks] + patched + priors + classical
+
+
+def method_card(model_id: str | None) -> str:
+    """The model card of a checkpoint (for a patch-transfer method, its network's, after a line on patch
+    transfer), or what a classical method is, what it suits and how large it goes."""
+    if (network_id := inpaint.patch_method_network(model_id)) is not None:
+        return f"**{model_id}**: {PATCHES_ABOUT}\n\n{model_card_markdown(network_id)}"
+    if not classical_inpaint.is_method(model_id):
+        return model_card_markdown(model_id)
+    method = classical_inpaint.METHODS[model_id]
+    limit = (f"  \n**Size limit**: {method.max_megapixels:g} megapixels of hole and surroundings (it is slow)"
+             if method.max_megapixels is not None else "")
+    return (f"**{method.id}** ({method.label})  \n{method.about}  \n"
+            f"**Weights**: none, a classical method of OpenCV (opencv-contrib, Apache 2.0 license){limit}")
 
 
 def fitting_models(value: dict | None, model_id: str) -> gr.Dropdown:
@@ -161,7 +186,8 @@ def restore(png_path: str | None):
     except KeyError as error:
         raise pnginfo.NotAStudioPNGError("That PNG's parameters are incomplete.") from error
     image = open_image(png_path)
-    return restored_model(model_id), dilation, feather, {"background": image, "layers": [], "composite": image}
+    model_id = model_id if inpaint.is_method(model_id) else restored_model(model_id)
+    return model_id, dilation, feather, {"background": image, "layers": [], "composite": image}
 
 
 def build(demo: gr.Blocks) -> TabParts:
@@ -181,7 +207,7 @@ def build(demo: gr.Blocks) -> TabParts:
         with gr.Column(scale=2, min_width=320):
             model = gr.Dropdown(choices, value=choices[0][1] if choices else None, label="Model",
                                 allow_custom_value=True)
-            model_card(model)
+            model_card(model, method_card)
             dilation = gr.Slider(*inpaint.DILATION_RANGE, value=4, step=1, label="Mask dilation (pixels)",
                                  info="grow the hole to cover the edges of what you painted over")
             feather = gr.Slider(*inpaint.FEATHER_RANGE, value=4, step=1, label="Feathering (pixels)",
