@@ -3,12 +3,13 @@
 Prints model-only times (latent sampler for 1 and 64 samples; class-conditional generator for 1 and
 64 samples and a 16-step morph; VAE encode of one image and a 16-step interpolation; inpainting of
 a 512x512 photo with a medium brush mask and of a 2048x1536 photo with a small one, pre- and
-post-processing included; texture classification of a 512x512 photo; a 256x256 and a 1024x1024 texture
-from the texture GAN; a 16-step interpolation of the texture VAE at 64x64), then the p50/p95 latency of
-the API endpoints called through gradio_client, next to a trivial endpoint that returns a fixed
-image of the same size from the same server in the same run (the framework's own floor). Last, 16
-clients call /sample at once, batched as the studio serves it and through an unbatched copy of the
-same function: requests per second and per-call latency.
+post-processing included, by the network alone and by the network guiding patch transfer; texture
+classification of a 512x512 photo; a 256x256 and a 1024x1024 texture from the texture GAN; a 16-step
+interpolation of the texture VAE at 64x64), then the p50/p95 latency of the API endpoints called
+through gradio_client, next to a trivial endpoint that returns a fixed image of the same size from
+the same server in the same run (the framework's own floor). Last, 16 clients call /sample at once,
+batched as the studio serves it and through an unbatched copy of the same function: requests per
+second and per-call latency.
 """
 
 from __future__ import annotations

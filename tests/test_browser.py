@@ -136,8 +136,8 @@ def compared_images(page, check=lambda before, after: True) -> tuple[Image.Image
     def ready() -> bool:
         found = block(page, "Before and after: drag the handle").locator("img").evaluate_all(
             "imgs => imgs.map(img => [img.src, JSON.parse(JSON.stringify(img.getBoundingClientRect()))])")
-        if len(found) != 2:
-            return False
+        if len(found) != 2 or any(box["height"] == 0 for _, box in found):
+            return False  # both images are there and laid out (one that is still loading has no height yet)
         before, after = sorted((image_at(page, src) for src, _ in found), key=lambda image: bool(image.info))
         shown.update(before=before, after=after, boxes=[box for _, box in found])
         return check(before, after)
