@@ -46,7 +46,7 @@ MASK_RGBA = (255, 46, 136, 179)  # the same, as a layer's pixels
 EMPTY_MASK_NOTICE = "The mask is empty: paint over the part to fill. The image is returned unchanged."
 
 
-PATCHES_LABEL = "the network's fill as a guide, real texture of the picture copied into the hole"
+PATCHES_LABEL = "the network guiding patch transfer (real texture from the picture)"
 PATCHES_ABOUT = ("the inpainting network's fill guides a patch search, and every hole pixel takes a real pixel of the "
                  "picture's known part where the surroundings match, so the fill keeps the picture's grain and "
                  "pattern instead of a blur; where nothing alike exists it can paste the wrong thing.")
