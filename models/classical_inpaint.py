@@ -3,8 +3,11 @@ reconstruction (FSR, fast and best) and shift-map patch copying, as named method
 
 Every method gets the picture with the hole's pixels overwritten (white), so none can see what was there. The
 studio works in RGB uint8 [H, W, 3]; OpenCV in BGR (shift-map in CIELab, as its documentation asks). `cv2.inpaint`
-takes the hole as non-zero mask pixels, `cv2.xphoto.inpaint` the opposite: non-zero = known. All five are
-deterministic: the same picture and hole give the same pixels.
+takes the hole as non-zero mask pixels, `cv2.xphoto.inpaint` the opposite: non-zero = known. Four are
+deterministic: the same picture and hole give the same pixels. Shift-map is not: OpenCV's implementation gives
+different pixels for the same input depending on what ran before it in the process (the first call differs from
+later ones, and resetting OpenCV's random generator does not help), so its `deterministic` is False and the tab
+says so.
 
 Time (one fill, this project's 2-core x86_64 CPU, a medium brush mask): Telea and Navier-Stokes take
 milliseconds at any size; FSR fast 0.2 s at 256x256 and 0.6 s at 512x512; shift-map 0.4 s and 1.1 s; FSR best
@@ -33,6 +36,7 @@ class Method:
     about: str  # one sentence: what it is good and bad for
     fill: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (BGR uint8 with the hole blanked, hole uint8 255) -> BGR
     in_tab: bool  # offered in the studio's tab (all are scored by the evaluation)
+    deterministic: bool = True  # the same picture and hole always give the same pixels
     max_megapixels: float | None = None  # the most pixels around the hole it fills in one request (slow methods)
 
 
@@ -69,7 +73,7 @@ METHODS = {method.id: method for method in (
     Method("opencv-shift-map", "OpenCV shift-map (copies patches; slow: seconds)",
            "Copies whole patches from elsewhere in the picture, so repeated texture stays sharp, but it can paste "
            "wrong content with visible seams where nothing alike exists.",
-           _xphoto(cv2.xphoto.INPAINT_SHIFTMAP, lab=True), in_tab=True, max_megapixels=0.6),
+           _xphoto(cv2.xphoto.INPAINT_SHIFTMAP, lab=True), in_tab=True, deterministic=False, max_megapixels=0.6),
 )}
 
 

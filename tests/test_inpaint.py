@@ -1,6 +1,8 @@
 """Inpainting with the shipped network, the VAE prior and OpenCV's classical methods: masks, the size strategy,
 the evaluation, the running app."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 from gradio_client import handle_file
@@ -288,7 +290,10 @@ def test_classical_methods_fill_only_the_dilated_hole_without_seeing_it_and_repe
     filled = inpaint.fill(method, truth, mask)
     hidden = truth.copy()
     hidden[mask] = 0  # the hole's pixels are never seen, so what they were changes nothing: the same pixels again
-    np.testing.assert_array_equal(filled, inpaint.fill(method, hidden, mask))
+    if classical_inpaint.METHODS[method].deterministic:
+        in_another_thread = ThreadPoolExecutor(1).submit(inpaint.fill, method, truth, mask).result()
+        np.testing.assert_array_equal(filled, in_another_thread)  # the same pixels from any server thread
+        np.testing.assert_array_equal(filled, inpaint.fill(method, hidden, mask))
     assert hole_error(filled, truth, mask) < 0.8 * hole_error(hidden, truth, mask)
 
 
@@ -310,6 +315,7 @@ def test_the_tab_lists_the_classical_methods_after_the_models():
     assert "opencv-fsr-best" not in ids  # too slow for the tab; the evaluation scores it
     assert "slow" in dict((i, label) for label, i in labelled_models())["opencv-shift-map"]
     assert "Size limit**: 0.6 megapixels" in method_card("opencv-shift-map")
+    assert "Not repeatable" in method_card("opencv-shift-map") and "Not repeatable" not in method_card("opencv-telea")
     assert method_card(MODEL).startswith(f"**{MODEL}**")
     assert file_stem({"tab": "inpaint", "model_id": "opencv-telea"}).endswith("inpaint-opencv-telea")
 
@@ -324,7 +330,10 @@ def test_api_fills_with_each_method_and_restores_it(client, tmp_path, method):
                           method, 0, 0, api_name="/inpaint")
     result = np.asarray(Image.open(path).convert("RGB"))
     np.testing.assert_array_equal(result[~hole], truth[~hole])
-    np.testing.assert_array_equal(result, inpaint.fill(method, truth, hole))
+    if method == PATCHES or classical_inpaint.METHODS[method].deterministic:
+        np.testing.assert_array_equal(result, inpaint.fill(method, truth, hole))
+    else:  # shift-map: not repeatable, so only a real fill is asked for
+        assert hole_error(result, truth, hole) < 0.8 * hole_error(classical_inpaint.blanked(truth, hole), truth, hole)
     restored_model, *_ = client.predict(handle_file(path), api_name="/restore_inpaint")
     assert restored_model == method
 

@@ -76,8 +76,10 @@ def method_card(model_id: str | None) -> str:
     method = classical_inpaint.METHODS[model_id]
     limit = (f"  \n**Size limit**: {method.max_megapixels:g} megapixels of hole and surroundings (it is slow)"
              if method.max_megapixels is not None else "")
+    repeats = "" if method.deterministic else ("  \n**Not repeatable**: OpenCV's implementation can give different "
+                                               "pixels for the same picture and mask")
     return (f"**{method.id}** ({method.label})  \n{method.about}  \n"
-            f"**Weights**: none, a classical method of OpenCV (opencv-contrib, Apache 2.0 license){limit}")
+            f"**Weights**: none, a classical method of OpenCV (opencv-contrib, Apache 2.0 license){limit}{repeats}")
 
 
 def fitting_models(value: dict | None, model_id: str) -> gr.Dropdown:
