@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from models import inpaint, texgen, vae
+from models import classical_inpaint, inpaint, texgen, vae
 from models.data.photos import DTD_DIR, dtd_split, load_rgb
 from models.files import write_atomically
 
@@ -38,6 +38,7 @@ LARGE_OBJECTS = {
 LARGE_OBJECT_SIDE = 1024  # shorter side of the photos
 LARGE_OBJECT_METHODS = ("opencv-telea", "opencv-fsr-fast")
 FIGURE_WIDTH = 360  # pixels of each picture in the figure
+ZOOM_MARGIN = 32  # pixels of the photo around the hole in the full-resolution row
 
 
 def rows_image(rows: list[list[np.ndarray]]) -> Image.Image:
@@ -90,11 +91,11 @@ def inpaint_pictures(model_id: str, out: Path) -> None:
     for name, polygon in LARGE_OBJECTS.items():
         photo = load_rgb(WALLPAPERS / name, LARGE_OBJECT_SIDE)
         hole = polygon_mask(*photo.shape[:2], polygon)
-        pictures = [np.where(hole[..., None], np.uint8(255), photo)] + [inpaint.fill(m, photo, hole) for m in methods]
+        pictures = [classical_inpaint.blanked(photo, hole)] + [inpaint.fill(m, photo, hole) for m in methods]
         rows.append([_fitted(p, round(FIGURE_WIDTH * photo.shape[0] / photo.shape[1])) for p in pictures])
-        rows_, cols_ = np.nonzero(hole)
-        top, bottom = max(rows_.min() - 32, 0), min(rows_.max() + 32, photo.shape[0])
-        left, right = max(cols_.min() - 32, 0), min(cols_.max() + 32, photo.shape[1])
+        hole_rows, hole_cols = np.nonzero(hole)
+        top, bottom = max(hole_rows.min() - ZOOM_MARGIN, 0), min(hole_rows.max() + ZOOM_MARGIN, photo.shape[0])
+        left, right = max(hole_cols.min() - ZOOM_MARGIN, 0), min(hole_cols.max() + ZOOM_MARGIN, photo.shape[1])
         zoom_height = round(FIGURE_WIDTH * (bottom - top) / (right - left))
         rows.append([_fitted(p[top:bottom, left:right], zoom_height) for p in pictures])
     figure = np.concatenate([np.asarray(rows_image([row])) for row in rows], 0)

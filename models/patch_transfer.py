@@ -168,6 +168,5 @@ def transfer(picture: np.ndarray, hole: np.ndarray, guide: np.ndarray) -> np.nda
     source_rows = np.clip(rows + offsets[0, rows, cols], 0, height - 1)
     source_cols = np.clip(cols + offsets[1, rows, cols], 0, width - 1)
     usable = ~hole[source_rows, source_cols]
-    result[rows[usable], cols[usable]] = np.asarray(picture, dtype=np.float32)[source_rows[usable],
-                                                                              source_cols[usable]]
+    result[rows[usable], cols[usable]] = picture[source_rows[usable], source_cols[usable]]
     return result

@@ -1,6 +1,7 @@
 """Inpainting: paint a hole on any image with a brush and fill it with the inpainting network (photos),
-with a VAE as a generative prior (the VAEs that fit the picture: Fashion-MNIST or texture), or with one of
-OpenCV's classical methods (`models.classical_inpaint`; the tab offers the fast and the moderately slow ones)."""
+alone or guiding patch transfer (`models.patch_transfer`), with a VAE as a generative prior (the VAEs
+that fit the picture: Fashion-MNIST or texture), or with one of OpenCV's classical methods
+(`models.classical_inpaint`; the tab offers the fast and the moderately slow ones)."""
 
 from __future__ import annotations
 
@@ -55,9 +56,8 @@ PRIOR_LABELS = {vae.TASK: "VAE prior, for Fashion-MNIST-like images", vae.TEXTUR
 
 def labelled_models(image: np.ndarray | None = None) -> list[tuple[str, str]]:
     """(label, id): inpainting networks first (the default leading), each network guiding patch transfer,
-    then the VAEs usable as a prior: those
-    that fit `image` (`inpaint.fitting_priors`), or all of them before there is a picture; then the classical
-    methods the tab offers (they fit any picture)."""
+    then the VAEs usable as a prior: those that fit `image` (`inpaint.fitting_priors`), or all of them before
+    there is a picture; then the classical methods the tab offers (they fit any picture)."""
     priors = [(f"{i}: {label}", i) for task, label in PRIOR_LABELS.items() for i in model_choices(task, "")
               if image is None or i in inpaint.fitting_priors(image)]
     classical = [(f"{m.id}: {m.label}", m.id) for m in classical_inpaint.METHODS.values() if m.in_tab]
