@@ -20,6 +20,7 @@ from models.sampling import (
     latents,
     shared_forward_passes,
     to_uint8,
+    validate_positions,
     validate_psi,
     validate_seeds,
 )
@@ -91,19 +92,27 @@ def one_of_each(model_id: str, seed: int, n: int = 1, psi: float = 1.0, device: 
     return images.reshape(k, n, *images.shape[1:])
 
 
-@torch.inference_mode()
 def morph(model_id: str, label_a: str | int, label_b: str | int, seed: int, steps: int, psi: float = 1.0,
           device: str | None = None) -> np.ndarray:
     """Fixed latent, class embedding interpolated linearly from class A to class B; uint8 [steps, 28, 28]."""
-    a, b = class_index(label_a), class_index(label_b)
     lo, hi = MORPH_STEPS_RANGE
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not lo <= steps <= hi:
         raise InvalidRequestError(f"Steps must be a whole number from {lo} to {hi}, not {shown(steps)}.")
+    return morph_at(model_id, label_a, label_b, seed, np.linspace(0, 1, steps), psi, device)
+
+
+@torch.inference_mode()
+def morph_at(model_id: str, label_a: str | int, label_b: str | int, seed: int, positions: Sequence[float],
+             psi: float = 1.0, device: str | None = None) -> np.ndarray:
+    """The morph from class A to class B at fractions `positions` of the way (0: A, 1: B); uint8
+    [len(positions), 28, 28]. A live preview and the final image at one position are the same call."""
+    a, b = class_index(label_a), class_index(label_b)
+    positions = validate_positions(positions)
     validate_seeds(seed, 1)
     validate_psi(psi)
     net, param_device = _generator(model_id, device)
-    t = torch.linspace(0, 1, steps, device=param_device)[:, None]
+    t = torch.tensor(positions, dtype=torch.float32, device=param_device)[:, None]
     embeddings = net.embed(torch.tensor([a, b], device=param_device))
     blended = (1 - t) * embeddings[0] + t * embeddings[1]
-    z = latents([seed], net.config.z_dim).to(param_device).expand(steps, -1) * psi
+    z = latents([seed], net.config.z_dim).to(param_device).expand(len(positions), -1) * psi
     return to_uint8(net.synthesize(z, blended))

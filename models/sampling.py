@@ -73,6 +73,17 @@ def validate_psi(psi: float) -> None:
         raise InvalidRequestError(f"Truncation psi must be from {PSI_RANGE[0]} to {PSI_RANGE[1]}, not {psi}.")
 
 
+def validate_positions(positions: Sequence[float]) -> np.ndarray:
+    """Fractions of the way from one end to the other, each from 0 to 1."""
+    try:
+        positions = np.asarray(positions, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as error:
+        raise InvalidRequestError("Positions must be numbers from 0 to 1.") from error
+    if not len(positions) or not (np.isfinite(positions) & (positions >= 0) & (positions <= 1)).all():
+        raise InvalidRequestError("Positions must be numbers from 0 to 1.")
+    return positions
+
+
 def validate(seed: int, n: int, psi: float, direction_values: Sequence[float], max_directions: int) -> None:
     validate_seeds(seed, n)
     validate_psi(psi)
@@ -93,19 +104,33 @@ def checkpoint_for(model_id: str, task: str) -> registry.Checkpoint:
     return checkpoint
 
 
+def check_request(model_id: str, seed: int, n: int = 1, psi: float = 1.0,
+                  direction_values: Sequence[float] = ()) -> int:
+    """Refuse a request for seeds seed .. seed + n - 1 that `sample_latents` would refuse; returns the
+    model's z_dim."""
+    checkpoint = checkpoint_for(model_id, TASK)
+    directions = latent_directions(model_id)
+    validate(seed, n, float(psi), [float(v) for v in direction_values], len(directions))
+    return int(checkpoint.config["z_dim"])
+
+
+def steer(model_id: str, z: torch.Tensor, psi: float = 1.0, direction_values: Sequence[float] = ()) -> torch.Tensor:
+    """Standard-normal draws [n, z_dim] -> latents: psi * z + sum_k value_k * direction_k (values in standard
+    deviations; not validated here)."""
+    z = z * psi
+    direction_values = [float(v) for v in direction_values]
+    if direction_values:
+        values = torch.tensor(direction_values, dtype=z.dtype)
+        z = z + values @ latent_directions(model_id).directions[: len(values)]
+    return z
+
+
 def sample_latents(model_id: str, seed: int, n: int = 1, psi: float = 1.0,
                    direction_values: Sequence[float] = ()) -> torch.Tensor:
     """The validated latents of a request, [n, z_dim]: z = psi * z_seed + sum_k value_k * direction_k
     (values in standard deviations)."""
-    checkpoint = checkpoint_for(model_id, TASK)
-    directions = latent_directions(model_id)
-    direction_values = [float(v) for v in direction_values]
-    validate(seed, n, float(psi), direction_values, len(directions))
-    z = latents(range(seed, seed + n), int(checkpoint.config["z_dim"])) * psi
-    if direction_values:
-        values = torch.tensor(direction_values, dtype=z.dtype)
-        z = z + values @ directions.directions[: len(values)]
-    return z
+    z_dim = check_request(model_id, seed, n, psi, direction_values)
+    return steer(model_id, latents(range(seed, seed + n), z_dim), psi, direction_values)
 
 
 def fixed_size_forward(net: torch.nn.Module, *inputs: torch.Tensor) -> torch.Tensor:

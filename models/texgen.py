@@ -20,7 +20,15 @@ import torch
 from models import registry
 from models.errors import InvalidRequestError, shown
 from models.loading import load
-from models.sampling import PREVIEW_OFFSETS, checkpoint_for, latent_directions, validate, validate_seeds
+from models.sampling import (
+    PREVIEW_OFFSETS,
+    checkpoint_for,
+    latent_directions,
+    steer,
+    validate,
+    validate_positions,
+    validate_seeds,
+)
 
 TASK = "texture-generation"
 ANY_CLASS = "any"
@@ -65,25 +73,39 @@ def validate_size(size: int, count: int, cell: int) -> None:
         raise InvalidRequestError(f"At {size} pixels a side the studio makes at most {most} textures at once.")
 
 
-def _latents(model_id: str, seeds: Sequence[int], size: int, seamless: bool, psi: float,
-             direction_values: Sequence[float]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Validated (spatial noise [N, z_local, cells, cells], global latent [N, z_global]), one per seed."""
+def check_request(model_id: str, seed: int, n: int, size: int, psi: float, direction_values: Sequence[float]) -> None:
+    """Refuse a request for n textures from seed on that `generate` would refuse (size, seeds, psi, directions)."""
+    validate_size(size, n, _generator(model_id).cell)
+    validate(seed, n, float(psi), [float(v) for v in direction_values], len(latent_directions(model_id)))
+
+
+def noise(model_id: str, seeds: Sequence[int], size: int, seamless: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each seed's standard-normal draws, before psi and directions (see `sampling.steer`): (spatial noise
+    [N, z_local, cells, cells], global latent [N, z_global]). Not validated here."""
     generator = _generator(model_id)
     config = generator.config
-    validate_size(size, len(seeds), generator.cell)
-    direction_values = [float(v) for v in direction_values]
-    directions = latent_directions(model_id)
-    validate(seeds[0], len(seeds), float(psi), direction_values, len(directions))
     cells = size // generator.cell + (0 if seamless else 1)
     z_local, z_global = [], []
     for seed in seeds:
-        noise = torch.Generator().manual_seed(int(seed))
-        z_local.append(torch.randn(1, config.z_local, cells, cells, generator=noise))
-        z_global.append(torch.randn(1, config.z_global, generator=noise) * psi)
-    z_global = torch.cat(z_global)
-    if direction_values:
-        z_global = z_global + torch.tensor(direction_values) @ directions.directions[: len(direction_values)]
-    return torch.cat(z_local), z_global
+        draws = torch.Generator().manual_seed(int(seed))
+        z_local.append(torch.randn(1, config.z_local, cells, cells, generator=draws))
+        z_global.append(torch.randn(1, config.z_global, generator=draws))
+    return torch.cat(z_local), torch.cat(z_global)
+
+
+def render(model_id: str, z_local: torch.Tensor, z_global: torch.Tensor, class_name: str, size: int,
+           device: str | None = None) -> np.ndarray:
+    """Textures of one class from noise and steered global latents (see `noise`); uint8 [N, size, size, 3]."""
+    label = torch.full((len(z_local),), class_index(model_id, class_name))
+    return _render(model_id, z_local, _styles(model_id, z_global, label, device), size, device)
+
+
+def _latents(model_id: str, seeds: Sequence[int], size: int, seamless: bool, psi: float,
+             direction_values: Sequence[float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validated (spatial noise [N, z_local, cells, cells], global latent [N, z_global]), one per seed."""
+    check_request(model_id, seeds[0], len(seeds), size, psi, direction_values)
+    z_local, z_global = noise(model_id, seeds, size, seamless)
+    return z_local, steer(model_id, z_global, psi, direction_values)
 
 
 @torch.inference_mode()
@@ -142,7 +164,6 @@ def one_of_each(model_id: str, seed: int, n: int = 1, size: int = 128, seamless:
     return pixels.reshape(classes, n, *pixels.shape[1:])
 
 
-@torch.inference_mode()
 def morph(model_id: str, class_a: str, class_b: str, seed: int, steps: int, size: int = 128, seamless: bool = False,
           psi: float = 1.0, device: str | None = None) -> np.ndarray:
     """One seed's noise and latent while the class embedding blends linearly from A to B; uint8
@@ -150,16 +171,24 @@ def morph(model_id: str, class_a: str, class_b: str, seed: int, steps: int, size
     lo, hi = MORPH_STEPS_RANGE
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not lo <= steps <= hi:
         raise InvalidRequestError(f"Steps must be a whole number from {lo} to {hi}, not {shown(steps)}.")
+    return morph_at(model_id, class_a, class_b, seed, np.linspace(0, 1, steps), size, seamless, psi, device)
+
+
+@torch.inference_mode()
+def morph_at(model_id: str, class_a: str, class_b: str, seed: int, positions: Sequence[float], size: int = 128,
+             seamless: bool = False, psi: float = 1.0, device: str | None = None) -> np.ndarray:
+    """The morph at fractions `positions` of the way from A (0) to B (1); uint8 [len(positions), size, size, 3]."""
+    positions = validate_positions(positions)
     a, b = class_index(model_id, class_a), class_index(model_id, class_b)
     generator = _generator(model_id, device)
     target = next(generator.parameters()).device
-    validate_size(size, steps, generator.cell)
+    validate_size(size, len(positions), generator.cell)
     z_local, z_global = _latents(model_id, [seed], size, seamless, psi, ())
-    t = torch.linspace(0, 1, steps, device=target)[:, None]
+    t = torch.tensor(positions, dtype=torch.float32, device=target)[:, None]
     embeddings = generator.embedding(torch.tensor([a, b], device=target))
-    styles = generator.style_of_embedding(z_global.to(target).expand(steps, -1),
+    styles = generator.style_of_embedding(z_global.to(target).expand(len(positions), -1),
                                           (1 - t) * embeddings[0] + t * embeddings[1])
-    return _render(model_id, z_local.expand(steps, -1, -1, -1), styles, size, device)
+    return _render(model_id, z_local.expand(len(positions), -1, -1, -1), styles, size, device)
 
 
 def direction_previews(model_id: str, seed: int, psi: float, direction_values: Sequence[float],

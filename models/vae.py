@@ -11,6 +11,7 @@ deterministic and a path's end frames are the reconstructions of its end images.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -23,7 +24,7 @@ from models.data import fashion_mnist
 from models.errors import InvalidRequestError, shown
 from models.image_input import centre_square
 from models.loading import load
-from models.sampling import latents, to_uint8, validate_seeds
+from models.sampling import latents, to_uint8, validate_positions, validate_seeds
 
 TASK = "variational-autoencoder"
 TEXTURE_TASK = "texture-autoencoder"  # colour texture VAEs (models/nets/texvae.py)
@@ -147,9 +148,8 @@ def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     return (np.sin((1 - t) * omega)[:, None] * a + np.sin(t * omega)[:, None] * b) / math.sin(omega)
 
 
-def path_latents(a: np.ndarray, b: np.ndarray, steps: int, path: str) -> np.ndarray:
-    """`steps` latents from a to b (both ends included) along a linear or spherical path."""
-    t = np.linspace(0, 1, steps)
+def path_latents(a: np.ndarray, b: np.ndarray, t: np.ndarray, path: str) -> np.ndarray:
+    """The latents at fractions `t` [T] of the way from a to b along a linear or spherical path."""
     if path == "slerp":
         return slerp(a, b, t).astype(np.float32)
     return ((1 - t)[:, None] * a + t[:, None] * b).astype(np.float32)
@@ -159,16 +159,29 @@ def validate_steps(steps: int, path: str) -> None:
     lo, hi = STEPS_RANGE
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not lo <= steps <= hi:
         raise InvalidRequestError(f"Steps must be a whole number from {lo} to {hi}, not {shown(steps)}.")
-    if path not in PATHS:
-        raise InvalidRequestError(f"Path must be one of {', '.join(PATHS)}, not {shown(path)}.")
+    validate_path(path)
 
 
 def interpolate(model_id: str, image_a: np.ndarray, image_b: np.ndarray, steps: int, path: str = "linear",
                 device: str | None = None) -> np.ndarray:
     """Frames from image A's reconstruction to image B's; uint8 [steps, *image shape]."""
     validate_steps(steps, path)
+    return path_at(model_id, image_a, image_b, np.linspace(0, 1, steps), path, device)
+
+
+def validate_path(path: str) -> None:
+    if path not in PATHS:
+        raise InvalidRequestError(f"Path must be one of {', '.join(PATHS)}, not {shown(path)}.")
+
+
+def path_at(model_id: str, image_a: np.ndarray, image_b: np.ndarray, positions: Sequence[float],
+            path: str = "linear", device: str | None = None) -> np.ndarray:
+    """The path from image A's reconstruction (0) to image B's (1) at fractions `positions` of the way; uint8
+    [len(positions), *image shape]. A live preview and the final frame at one position are the same call."""
+    validate_path(path)
+    positions = validate_positions(positions)
     z = encode(model_id, np.stack([image_a, image_b]), device)
-    return decode(model_id, path_latents(z[0], z[1], steps, path), device)
+    return decode(model_id, path_latents(z[0], z[1], positions, path), device)
 
 
 def prior_latent(model_id: str, seed: int) -> np.ndarray:

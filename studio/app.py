@@ -14,7 +14,7 @@ from PIL import Image
 from models.errors import InvalidRequestError, shown
 from models.files import FileWriteError
 from models.image_input import MAX_PIXELS
-from studio import __version__, files, pnginfo, serving
+from studio import __version__, files, live, pnginfo, serving
 from studio.outputs import TAB_TITLES, OutputRecorder, toggle_star, trusted_history
 from studio.tabs import conditional, inpaint, latent, png_info, texture, vae
 from studio.ui import CSS, AdmitsFiles, Restorer, TabParts, forget_cancels, request_cancel, user_errors
@@ -22,6 +22,8 @@ from studio.ui import CSS, AdmitsFiles, Restorer, TabParts, forget_cancels, requ
 DEFAULT_CONCURRENCY = 2
 log = logging.getLogger(__name__)
 TABS = {"latent": latent, "conditional": conditional, "vae": vae, "inpaint": inpaint, "texture": texture}
+# the tabs whose sliders preview live while dragged (studio.live)
+LIVE_PREVIEWS = {"latent": latent.live_previews, "conditional": conditional.live_previews, "vae": vae.live_previews}
 
 
 class StudioBlocks(gr.Blocks):
@@ -193,9 +195,10 @@ BROWSER_JS = (Path(__file__).with_name("browser.js")).read_text(encoding="utf-8"
 
 
 def launch_kwargs() -> dict:
-    """Arguments every launch shares (CSS, the page's script, limits, error display)."""
+    """Arguments every launch shares (CSS, the page's script, limits, error display, the live preview route)."""
     return {"css": CSS, "js": BROWSER_JS, "max_file_size": serving.MAX_UPLOAD_BYTES, "show_error": True,
-            "state_session_capacity": serving.SESSION_CAPACITY}
+            "state_session_capacity": serving.SESSION_CAPACITY,
+            "app_kwargs": {"routes": live.routes(LIVE_PREVIEWS)}}
 
 
 def launch_on_free_port(demo: gr.Blocks) -> str:

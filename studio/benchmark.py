@@ -7,19 +7,29 @@ post-processing included, by the network alone and by the network guiding patch 
 classification of a 512x512 photo; a 256x256 and a 1024x1024 texture from the texture GAN; a 16-step
 interpolation of the texture VAE at 64x64), then the p50/p95 latency of the API endpoints called
 through gradio_client, next to a trivial endpoint that returns a fixed image of the same size from
-the same server in the same run (the framework's own floor). Last, 16 clients call /sample at once,
+the same server in the same run (the framework's own floor). Then 16 clients call /sample at once,
 batched as the studio serves it and through an unbatched copy of the same function: requests per
-second and per-call latency.
+second and per-call latency. Last, live previews (studio.live): the pictures a second one dragging client
+gets from the preview route (keeping two requests in flight, as the page does), with a simulated 50 ms
+round trip, and for each of 16 clients dragging at once; the release-to-final latency (/sample through
+Gradio's queue) and the largest pixel difference between a preview and the final image of the same values.
+`--live-only` measures the live rows alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import functools
+import http.client
+import io
+import json
 import logging
+import multiprocessing
 import shutil
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
@@ -97,6 +107,120 @@ def concurrent_timings(url: str, endpoint: str, clients: int, calls_each: int) -
     return float(np.percentile(times, 50)), float(np.percentile(times, 95)), throughput
 
 
+LIVE_SECONDS = 3.0  # each live-preview measurement drags this long
+LIVE_IN_FLIGHT = 2  # previews a page keeps in flight (browser.js)
+SIMULATED_RTT_S = 0.05
+
+
+def latent_preview(i: int, model_id: str = GAN, size: int = latent.DEFAULT_SIZE) -> dict:
+    """The latent tab's preview request at the i-th position of a drag of PC1 from -5 to +5 and back."""
+    value = round(-5 + abs((i % 200) - 100) / 10, 1)
+    return {"model_id": model_id, "seed": 42, "num_samples": 1, "psi": 1.0,
+            "directions": [value] + SLIDERS[1:], "size": size, "seamless": False}
+
+
+def sample_arguments(params: dict) -> list:
+    """/sample's arguments for a latent preview request."""
+    return [params["model_id"], params["seed"], params["num_samples"], params["psi"], *params["directions"],
+            params["size"], params["seamless"]]
+
+
+def preview_png(url: str, tab: str, params: dict, connection: http.client.HTTPConnection | None = None,
+                client: int = 0) -> bytes:
+    """A preview as client number `client` (each its own address, as a proxy on this machine would say), over
+    `connection` if given (kept open, as a browser keeps it)."""
+    own = connection is None
+    connection = connection or http.client.HTTPConnection(urllib.parse.urlsplit(url).netloc, timeout=30)
+    try:
+        connection.request("POST", f"/studio/live/{tab}", body=json.dumps(params).encode(),
+                           headers={"Content-Type": "application/json",
+                                    "X-Forwarded-For": f"10.0.{client // 256}.{client % 256}"})
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"preview answered {response.status}: {body[:200]!r}")
+        return body
+    finally:
+        if own:
+            connection.close()
+
+
+def dragging_client(url: str, make_params: Callable[[int], dict], client: int, delay_s: float, start: float) -> int:
+    """One client dragging for LIVE_SECONDS from `start` (time.time()) with LIVE_IN_FLIGHT previews in flight (a
+    connection each); `delay_s` is added before and after each request (half a simulated round trip each).
+    Returns the previews it got."""
+    time.sleep(max(0.0, start - time.time()))
+    stop = time.perf_counter() + LIVE_SECONDS
+
+    def lane(first: int) -> int:
+        connection = http.client.HTTPConnection(urllib.parse.urlsplit(url).netloc, timeout=30)
+        done = 0
+        while time.perf_counter() < stop:
+            time.sleep(delay_s)
+            preview_png(url, "latent", make_params(first + LIVE_IN_FLIGHT * done), connection, client)
+            time.sleep(delay_s)
+            done += 1
+        connection.close()
+        return done
+
+    with concurrent.futures.ThreadPoolExecutor(LIVE_IN_FLIGHT) as pool:
+        return sum(pool.map(lane, range(LIVE_IN_FLIGHT)))
+
+
+def previews_per_second(url: str, make_params: Callable[[int], dict], clients: int,
+                        delay_s: float = 0.0) -> list[float]:
+    """Pictures a second each of `clients` dragging clients gets, all dragging at once; each client is a process
+    of its own, as each browser is (in the server's process, clients would compete with it for the interpreter)."""
+    start = time.time() + 1.0  # every client is ready before the drags begin
+    with concurrent.futures.ProcessPoolExecutor(clients, mp_context=multiprocessing.get_context("fork")) as pool:
+        counts = pool.map(dragging_client, [url] * clients, [make_params] * clients, range(clients),
+                          [delay_s] * clients, [start] * clients)
+        return [count / LIVE_SECONDS for count in counts]
+
+
+def live_rows(url: str, client: Client, calls: int) -> list[str]:
+    """The live-preview measurements, as printed lines."""
+    one = previews_per_second(url, latent_preview, 1)[0]
+    texture = previews_per_second(url, functools.partial(latent_preview, model_id=TEXGAN, size=128), 1)[0]
+    far = previews_per_second(url, latent_preview, 1, SIMULATED_RTT_S / 2)[0]
+    crowd = previews_per_second(url, latent_preview, CONCURRENT_CLIENTS)
+    final_p50, final_p95 = timings(
+        lambda i: client.predict(*sample_arguments(latent_preview(i)), api_name="/sample"), calls)
+    floor_p50, floor_p95 = timings(lambda i: client.predict(api_name="/floor"), calls)
+    worst = 0
+    for i in range(0, 200, 10):
+        params = latent_preview(i)
+        preview = np.asarray(Image.open(io.BytesIO(preview_png(url, "latent", params))), dtype=int)
+        final = np.asarray(Image.open(client.predict(*sample_arguments(params), api_name="/sample")), dtype=int)
+        worst = max(worst, int(np.abs(preview - final).max()))
+    return [f"live previews, 1 client, {GAN}: {one:.0f} a second (target >= 30)",
+            f"live previews, 1 client, {TEXGAN} at 128x128: {texture:.0f} a second (target >= 30)",
+            f"live previews, 1 client, simulated {1000 * SIMULATED_RTT_S:.0f} ms round trip: {far:.0f} a second "
+            "(target >= 15)",
+            f"live previews, {CONCURRENT_CLIENTS} clients at once: each {min(crowd):.0f} to {max(crowd):.0f} a second "
+            "(target >= 10)",
+            f"release to final image (/sample through Gradio's queue): p50 {1000 * final_p50:.0f} ms, p95 "
+            f"{1000 * final_p95:.0f} ms (target <= 150); Gradio's floor (a fixed image through the queue): p50 "
+            f"{1000 * floor_p50:.0f} ms, p95 {1000 * floor_p95:.0f} ms",
+            f"largest difference of a pixel, preview against final, over 20 drag positions: {worst}/255 "
+            "(target <= 2)"]
+
+
+def benchmark_app() -> gr.Blocks:
+    """The studio with two endpoints of the benchmark's own: /floor answers a fixed image of a sample's size
+    (the framework's floor) and /sample_unbatched is /sample without Gradio's batching."""
+    fixed = grid_image(sampling.sample(GAN, 0, 1))
+    demo = build_app()
+    with demo:
+        floor_output = gr.Image(type="pil", format="png", visible=False)
+        gr.Button(visible=False).click(lambda: fixed, None, floor_output, api_name="floor")
+        sample_inputs = [gr.Textbox(visible=False), *[gr.Number(visible=False) for _ in range(3 + len(SLIDERS))],
+                         gr.Number(latent.DEFAULT_SIZE, visible=False), gr.Checkbox(visible=False)]
+        gr.Button(visible=False).click(latent.sample, sample_inputs, gr.Image(type="pil", format="png", visible=False),
+                                       api_name="sample_unbatched")
+    return demo
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m studio.benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -104,8 +228,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=50, help="model-only repetitions")
     parser.add_argument("--photo-calls", type=int, default=20,
                         help="API calls and model repetitions for the inpainting and texture rows")
+    parser.add_argument("--live-only", action="store_true", help="measure the live-preview rows alone")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.live_only:
+        demo = benchmark_app()
+        url = launch_on_free_port(demo)
+        try:
+            lines = live_rows(url, Client(url, verbose=False), args.calls)
+        finally:
+            demo.close()
+        print("\n".join(lines))
+        return
 
     examples = np.stack([np.asarray(Image.open(p)) for p in VAE_EXAMPLES])
     textures = [vae.from_picture(TEXVAE, Image.open(path)) for path, _ in dtd_examples()]
@@ -134,15 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     rows += [(f"model only: {name}", *timings(call, args.photo_calls)) for name, call in photo_rows.items()]
 
-    fixed = grid_image(sampling.sample(GAN, 0, 1))
-    demo = build_app()
-    with demo:
-        floor_output = gr.Image(type="pil", format="png", visible=False)
-        gr.Button(visible=False).click(lambda: fixed, None, floor_output, api_name="floor")
-        sample_inputs = [gr.Textbox(visible=False), *[gr.Number(visible=False) for _ in range(3 + len(SLIDERS))],
-                         gr.Number(latent.DEFAULT_SIZE, visible=False), gr.Checkbox(visible=False)]
-        gr.Button(visible=False).click(latent.sample, sample_inputs, gr.Image(type="pil", format="png", visible=False),
-                                       api_name="sample_unbatched")
+    demo = benchmark_app()
     url = launch_on_free_port(demo)
     files = Path(tempfile.mkdtemp(prefix="studio-benchmark-"))
     try:
@@ -175,6 +301,7 @@ def main(argv: list[str] | None = None) -> None:
         concurrent_rows = [(f"API {endpoint}, {CONCURRENT_CLIENTS} clients at once",
                             *concurrent_timings(url, endpoint, CONCURRENT_CLIENTS, calls_each))
                            for endpoint in ("/sample", "/sample_unbatched")]
+        live_lines = live_rows(url, client, args.calls)
     finally:
         demo.close()
         shutil.rmtree(files)
@@ -202,6 +329,7 @@ def main(argv: list[str] | None = None) -> None:
           f"1024x1024 {1000 * by_name['model only: texture 1024x1024']:.0f} ms (target <= 1500); texture VAE "
           f"16-step interpolation {1000 * by_name['model only: texture VAE interpolate, 16 steps at 64x64']:.0f} ms "
           "(target <= 100)")
+    print("\n".join(live_lines))
 
 
 if __name__ == "__main__":

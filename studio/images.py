@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -126,15 +127,26 @@ def cell_image(image: Image.Image, index: int) -> Image.Image:
     return picture
 
 
-def write_gif(frames: np.ndarray, path: Path, frame_ms: int = 80, target: int = GIF_SIZE, comment: str = "") -> Path:
+def write_gif(frames: np.ndarray, path: Path, frame_ms: int | Sequence[int] = 80, target: int = GIF_SIZE,
+              comment: str = "", progress: Callable[[float], None] | None = None) -> Path:
     """Animated GIF of uint8 [T, H, W] (or [T, H, W, 3]) frames, each upscaled crisply, looping forever, with an
-    optional comment; a working file of the app (shown and downloaded, not kept past the process), so not flushed
-    to disk."""
+    optional comment; `frame_ms` is one duration for every frame or one per frame. `progress(fraction)` is
+    called per frame as they are prepared (raising from it stops the write and leaves no file). A working file
+    of the app (shown and downloaded, not kept past the process), so not flushed to disk."""
     factor = max(1, target // max(frames.shape[1:3]))
-    images = [upscale(frame, factor) for frame in frames]
-    return write_atomically(path, lambda file: images[0].save(file, format="GIF", save_all=True,
-                                                              append_images=images[1:], duration=frame_ms,
-                                                              loop=0, comment=comment), durable=False)
+
+    def upscaled():  # lazily: Pillow takes (and quantizes) one frame at a time, so progress follows the encoding
+        for index, frame in enumerate(frames):
+            if progress is not None:
+                progress(index / len(frames))
+            yield upscale(frame, factor)
+
+    images = upscaled()
+    first = next(images)
+    frame_ms = frame_ms if isinstance(frame_ms, int) else list(frame_ms)
+    return write_atomically(path, lambda file: first.save(file, format="GIF", save_all=True, append_images=images,
+                                                          duration=frame_ms, loop=0, comment=comment),
+                            durable=False)
 
 
 # A perceptually ordered ramp (dark blue -> purple -> orange -> yellow) for heatmaps.

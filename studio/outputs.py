@@ -39,7 +39,7 @@ def on_spaces() -> bool:
 CAPTION_DEFAULTS = {"psi": 1.0, "num_samples": 1, "steps": 16, "path": "slerp", "ping_pong": True,
                     "dilation": 4, "feather": 4}
 MODE_TITLES = {"one_of_each": "one of each", "morph": "morph", "interpolate": "interpolation", "walk": "walk",
-               "heatmap": "heatmap"}
+               "heatmap": "heatmap", "sweep": "sweep", "seed_loop": "seed loop", "blend": "morph"}
 
 
 def describe(params: dict) -> str:
@@ -61,10 +61,22 @@ def describe(params: dict) -> str:
         parts.append(f"{params['size']}x{params['size']}")
     if "frame" in params:
         parts.append(f"frame {params['frame']}")
+    if "position" in params:
+        parts.append(f"at {params['position']}")
     for k, value in enumerate(params.get("directions") or []):
         if isinstance(value, int | float) and value:
             parts.append(f"PC{k + 1} {value:+.1f}")
+    if isinstance(animation := params.get("animation"), dict):
+        parts.append(animation_caption(animation))
     return " · ".join(str(part) for part in parts if part is not None)
+
+
+def animation_caption(animation: dict) -> str:
+    """An animation's own settings, e.g. "WEBM animation, PC3 swept, 4 s at 24 fps"."""
+    what = {"sweep": f"PC{animation.get('direction')} swept", "seed_loop": f"{animation.get('seeds')} seeds"}
+    words = [f"{str(animation.get('format', '')).upper()} animation", what.get(animation.get("kind")),
+             f"{animation.get('seconds')} s at {animation.get('fps')} fps"]
+    return ", ".join(word for word in words if word)
 
 
 def result_key(params: dict) -> str:

@@ -1,5 +1,5 @@
-"""Parameters embedded in the studio's PNGs (a text chunk) and GIFs (the comment), so a saved image can
-restore the settings that made it."""
+"""Parameters embedded in the studio's PNGs (a text chunk), GIFs (the comment) and WebM/MP4 animations (the
+container's comment tag, see studio.video), so a saved image or animation can restore the settings that made it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from PIL.PngImagePlugin import PngInfo
 
 from models.files import write_atomically
 from models.image_input import MAX_PIXELS, ImageInputError, check_pixel_cap, open_image
-from studio import __version__
+from studio import __version__, video
 
 PNG_TEXT_KEY = "studio-parameters"
 
@@ -82,13 +82,15 @@ def decode_pixels(text: str) -> np.ndarray:
 
 
 def read(path: str | Path) -> dict:
-    """Return the parameters of a studio PNG or GIF; raise NotAStudioPNGError with a readable reason otherwise."""
+    """Return the parameters of a studio PNG, GIF, WebM or MP4; raise NotAStudioPNGError with a readable reason
+    otherwise."""
+    if (container := _video_container(path)) is not None:
+        return _video_parameters(path, container)
     try:
         with Image.open(path) as image:
             check_pixel_cap(*image.size)  # from the header: a studio image is never over the cap
             if image.format == "GIF":
-                comment = image.info.get("comment", b"").decode("utf-8", "replace")
-                text = comment.removeprefix(f"{PNG_TEXT_KEY}:") if comment.startswith(PNG_TEXT_KEY) else None
+                text = _comment_text(image.info.get("comment", b"").decode("utf-8", "replace"))
             elif image.format == "PNG":
                 text = image.info.get(PNG_TEXT_KEY)
             else:
@@ -104,6 +106,30 @@ def read(path: str | Path) -> dict:
         raise NotAStudioPNGError("That file is not a readable image.") from error
     if text is None:
         raise NotAStudioPNGError("That image holds no studio parameters (it was not saved by the studio).")
+    return parse(text)
+
+
+def _comment_text(comment: str) -> str | None:
+    """The parameters' JSON in a GIF or video comment written by `gif_comment`, or None."""
+    return comment.removeprefix(f"{PNG_TEXT_KEY}:") if comment.startswith(f"{PNG_TEXT_KEY}:") else None
+
+
+def _video_container(path: str | Path) -> str | None:
+    """"matroska" or "mp4" if the file's first bytes announce a WebM or MP4, else None (an image, perhaps)."""
+    try:
+        with open(path, "rb") as file:
+            return video.sniffed_format(file.read(12))
+    except OSError:
+        return None  # the image reader below says the file is unreadable
+
+
+def _video_parameters(path: str | Path, container: str) -> dict:
+    try:
+        text = _comment_text(video.read_comment(path, container))
+    except video.VideoReadError as error:
+        raise NotAStudioPNGError(str(error)) from error
+    if text is None:
+        raise NotAStudioPNGError("That video holds no studio parameters (it was not saved by the studio).")
     return parse(text)
 
 

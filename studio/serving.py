@@ -33,7 +33,7 @@ SWEEP_EVERY_S = 5
 CANCEL_MEMORY_S = 3600  # a cancel request is forgotten after this (the longest work takes minutes)
 CACHE_MINUTES_PUBLIC = 3  # Gradio's cached files unused this long are deleted, on a public server
 CACHE_MINUTES_LOCAL = 60  # ... and on a studio on this machine only
-WORK_FILES_MAX_AGE_S = {"downloads": 3600, "animations": 3600, "frames": 3600, "history": BROWSER_SESSION_IDLE_S}
+WORK_FILES_MAX_AGE_S = {"downloads": 3600, "animations": 3600, "history": BROWSER_SESSION_IDLE_S}
 CACHE_MAX_MB = 2000  # Gradio's cache beyond this loses its least recently used files first
 WORK_FILES_MAX_MB = 1000  # ... and so does each kind of the app's working files
 

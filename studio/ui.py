@@ -64,6 +64,7 @@ input[type=range] { touch-action: pan-y; }
 /* the image editor's floating toolbar gets a strip of its own instead of covering the picture's left edge */
 .image-editor-block .pixi-target { left: 52px !important; width: calc(100% - 52px) !important; }
 .direction-slider label span { white-space: nowrap; }
+.live-base { display: none !important; }  /* parameters the page sends with a live preview (browser.js) */
 .direction-row { flex-wrap: nowrap !important; }
 .direction-row > * { min-width: 0 !important; }
 /* WCAG AA: text at least 4.5:1 on its background (Gradio's orange gives 2.8 to 3.6, its slider ends 1.9) */
@@ -412,6 +413,25 @@ def result_image(label: str, pick_cells: bool = False, **kwargs) -> gr.Image:
     classes = ["crisp", "whole-pixels"] + (["pick-cells"] if pick_cells else [])
     return StudioImage(label=label, type="pil", format="png", interactive=False, elem_classes=classes,
                        alt_text=label, **kwargs)
+
+
+def live_control(tab_id: str, key: str, drag: bool = False, classes: tuple[str, ...] | list[str] = ()) -> dict:
+    """The elem_id and classes that make a control part of a tab's live preview (browser.js, part 5): the page
+    sends every such control's value under `key` (`name-0`, `name-1`... make a list), and a `drag` slider
+    asks for previews while it is dragged."""
+    return {"elem_id": f"live-{tab_id}-{key}",
+            "elem_classes": [*classes, f"live-{tab_id}", *(["live-drag"] if drag else [])]}
+
+
+def live_result_id(tab_id: str) -> str:
+    """The elem_id of the image a tab's live previews are drawn in."""
+    return f"live-{tab_id}-result"
+
+
+def live_status(tab_id: str) -> gr.HTML:
+    """A line that says whether the tab's sliders preview live; browser.js fills it in."""
+    return gr.HTML(f'<p class="live-status" data-live-tab="{tab_id}" role="status">Live preview: checking…</p>',
+                   padding=False, container=False)
 
 
 def skip_link(tab_id: str) -> None:

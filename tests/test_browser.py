@@ -27,14 +27,14 @@ CHROMIUM = Path("/usr/bin/chromium")
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 TIMEOUT_MS = 30_000
 TABS = {  # tab button -> labels of the main controls it shows
-    "Latent sampling": ["Model", "Seed", "Truncation ψ", "Sample", "Restore parameters from a studio PNG"],
+    "Latent sampling": ["Model", "Seed", "Truncation ψ", "Sample", "Restore parameters from a studio PNG or animation"],
     "Class-conditional": ["Class", "Seed", "Result", "Morph animation (GIF)"],
     "VAE interpolation": ["Slot A", "Slot B", "Examples and drawings fill slot", "Test-set examples (click to use)",
                           "Animation (GIF)"],
     "Inpainting": ["Image: paint over the part to fill", "Mask dilation (pixels)", "Before and after: drag the handle",
                    "Example photos (DTD, held out from training): click to use"],
     "Texture": ["Image", "DTD examples, two per class (click to use)", "Top 5 classes"],
-    "PNG info": ["Studio PNG or GIF", "Parameters"],
+    "PNG info": ["Studio PNG or animation (GIF, WebM, MP4)", "Parameters"],
 }
 DTD_CLASSES = ["banded", "blotchy", "braided", "bubbly", "bumpy", "chequered", "cobwebbed", "cracked", "crosshatched",
                "crystalline"]
@@ -245,7 +245,8 @@ def test_class_conditional_generates_the_chosen_class(page, tmp_path):
     screenshot(page, tmp_path, "conditional")
 
 
-def test_vae_interpolates_two_clicked_examples(page, tmp_path):
+def interpolate_two_examples(page) -> None:
+    """In the VAE tab: test-set examples 0 and 5 into slots A and B, then Interpolate."""
     open_tab(page, "VAE interpolation")
     examples = thumbnails(page, "Test-set examples (click to use)")
     for slot, index in (("A", 0), ("B", 5)):
@@ -253,6 +254,10 @@ def test_vae_interpolates_two_clicked_examples(page, tmp_path):
         examples.nth(index).click()
         wait_for_image(page, f"Slot {slot}")
     panel(page).get_by_role("button", name="Interpolate A → B").click()
+
+
+def test_vae_interpolates_two_clicked_examples(page, tmp_path):
+    interpolate_two_examples(page)
     gif = wait_for_image(page, "Animation (GIF)")
     expect(gif).to_have_attribute("src", re.compile(r"\.gif$"), timeout=TIMEOUT_MS)
     animation = fetch_image(page, gif)
@@ -368,7 +373,7 @@ def test_restore_parameters_from_a_studio_png(page, tmp_path, client):
     png = client.predict("fmnist-gan", 7, 1, 0.8, *[0.0] * 10, api_name="/sample")
     sample = wait_for_image(page, "Sample")
     old_src = sample.get_attribute("src")
-    set_file(page, "Restore parameters from a studio PNG", Path(png))
+    set_file(page, "Restore parameters from a studio PNG or animation", Path(png))
     expect(panel(page).get_by_label("Seed", exact=True)).to_have_value("7", timeout=TIMEOUT_MS)
     expect(page.get_by_label("number input for Truncation ψ")).to_have_value("0.8")
     expect(sample).not_to_have_attribute("src", old_src, timeout=TIMEOUT_MS)
@@ -404,7 +409,7 @@ def test_history_reopens_an_earlier_result_and_the_outputs_folder_has_both(page,
 def test_png_info_restores_a_saved_png_in_the_tab_that_made_it(page, tmp_path, client):
     made = client.predict("fmnist-cgan", "Bag", 3, 11, 0.6, api_name="/generate")
     open_tab(page, "PNG info")
-    set_file(page, "Studio PNG or GIF", Path(made))
+    set_file(page, "Studio PNG or animation (GIF, WebM, MP4)", Path(made))
     expect(panel(page)).to_contain_text("Class-conditional", timeout=TIMEOUT_MS)
     screenshot(page, tmp_path, "pnginfo")
     panel(page).get_by_role("button", name="Restore in Class-conditional").click()
@@ -669,3 +674,160 @@ def test_the_texture_vae_interpolates_two_clicked_dtd_photos_in_colour(page, tmp
     assert frames.mode == "RGB" and json.loads(frames.info["studio-cells"])["cell"] == [64, 64]
     assert pixels(frames).std(axis=(0, 1)).min() > 5  # colour pictures, not a blank
     screenshot(page, tmp_path, "texture-vae", full_page=False)
+
+
+# Latent animations to take away (issue 17).
+
+PLAYS_JS = """async video => {
+  video.muted = true;  // a muted video may play without a click (Chromium's autoplay policy)
+  await video.play();
+  const start = video.currentTime;
+  await new Promise(resolve => setTimeout(resolve, 700));
+  return {readyState: video.readyState, start, now: video.currentTime, width: video.videoWidth,
+          error: video.error && video.error.code};
+}"""
+
+
+def set_number(page, label: str, value: str) -> None:
+    """Type into a slider's or number's box and leave it, as a person would."""
+    box = panel(page).get_by_label(f"number input for {label}")
+    box.fill(value)
+    box.press("Tab")
+    expect(box).to_have_value(value)
+
+
+def test_an_exported_webm_plays_a_gif_loads_and_the_webm_restores_through_png_info(browser, app_url, page, tmp_path):
+    wait_for_image(page, "Sample")
+    seed_box = panel(page).get_by_label("Seed", exact=True)
+    seed_box.fill("7")
+    seed_box.press("Enter")
+    page.locator("#latent-animation .label-wrap").first.click()
+    set_number(page, "Direction (PC) to sweep", "3")
+    set_number(page, "Frames a second", "12")
+    set_number(page, "Length (seconds)", "2")
+    panel(page).get_by_role("button", name="Make animation").click()
+    player = page.locator("#latent-animation-video video")
+    expect(player).to_have_attribute("src", re.compile(r"\.webm$"), timeout=TIMEOUT_MS)
+    played = player.evaluate(PLAYS_JS)
+    assert played["error"] is None and played["readyState"] >= 2 and played["width"] == 252, played
+    assert played["now"] > played["start"], f"the video did not play: {played}"
+    webm = tmp_path / "loop.webm"
+    response = page.request.get(player.get_attribute("src"))
+    assert response.ok
+    webm.write_bytes(response.body())
+    params = pnginfo.read(webm)
+    assert params["seed"] == 7 and params["animation"]["direction"] == 3 and params["animation"]["frames"] == 24
+    screenshot(page, tmp_path, "latent-animation")
+
+    choose(page, "Format", "GIF")
+    panel(page).get_by_role("button", name="Make animation").click()
+    gif = page.locator("#latent-animation-gif img")
+    expect(gif).to_have_attribute("src", re.compile(r"\.gif$"), timeout=TIMEOUT_MS)
+    wait_until(page, lambda: gif.evaluate("img => img.complete && img.naturalWidth") == 252, "the GIF did not load")
+    animation = fetch_image(page, gif)
+    assert animation.format == "GIF" and animation.n_frames == 24
+
+    context, fresh = open_studio(browser, app_url, 1440, 900)  # a new page: nothing set by hand
+    try:
+        open_tab(fresh, "PNG info")
+        set_file(fresh, "Studio PNG or animation (GIF, WebM, MP4)", webm)
+        expect(panel(fresh)).to_contain_text("PC3 swept", timeout=TIMEOUT_MS)
+        panel(fresh).get_by_role("button", name="Restore in Latent sampling").click()
+        expect(fresh.get_by_role("tab", name="Latent sampling")).to_have_attribute("aria-selected", "true")
+        expect(panel(fresh).get_by_label("Seed", exact=True)).to_have_value("7", timeout=TIMEOUT_MS)
+        fresh.locator("#latent-animation .label-wrap").first.click()
+        for label, value in (("Direction (PC) to sweep", "3"), ("Frames a second", "12"), ("Length (seconds)", "2")):
+            expect(panel(fresh).get_by_label(f"number input for {label}")).to_have_value(value)
+        expect(panel(fresh).get_by_label("Format", exact=True)).to_have_value("WebM (VP9)")
+    finally:
+        context.close()
+
+
+def drag_slider(page, slider, moves: int = 60, seconds: float = 2.0) -> None:
+    """A real mouse drag across a slider from near its left end to near its right end, `moves` moves evenly
+    spread over `seconds`."""
+    slider.scroll_into_view_if_needed()
+    track = slider.bounding_box()
+    y = track["y"] + track["height"] / 2
+    left, right = track["x"] + 0.03 * track["width"], track["x"] + 0.97 * track["width"]
+    page.mouse.move(left, y)
+    page.mouse.down()
+    for step in range(1, moves + 1):
+        page.mouse.move(left + (right - left) * step / moves, y)
+        page.wait_for_timeout(1000 * seconds / moves)
+    page.mouse.up()
+
+
+def final_parameters(page, img) -> dict:
+    """The parameters of the image Gradio shows in `img` ({} while a live preview is drawn there)."""
+    src = img.get_attribute("src")
+    return {} if src.startswith("blob:") else parameters(image_at(page, src))
+
+
+LAST_PREVIEW_AGAINST = """async (img) => {
+  // the largest difference of any pixel between the last live preview and what the image shows now
+  const drag = window.studioLive.drags.at(-1);
+  const load = (src) => new Promise((done) => { const i = new Image(); i.onload = () => done(i); i.src = src; });
+  const rgba = (i) => {
+    const c = document.createElement("canvas");
+    c.width = i.naturalWidth;
+    c.height = i.naturalHeight;
+    const g = c.getContext("2d"); g.drawImage(i, 0, 0); return g.getImageData(0, 0, c.width, c.height).data; };
+  const [a, b] = [rgba(await load(drag.lastPreview)), rgba(await load(img.src))];
+  return a.length === b.length ? Math.max(...a.map((v, k) => Math.abs(v - b[k]))) : 999;
+}"""
+
+
+def test_a_drag_previews_live_and_the_final_image_is_the_last_preview(page, tmp_path):
+    sample = wait_for_image(page, "Sample")
+    status = page.locator('.live-status[data-live-tab="latent"]')
+    expect(status).to_have_text(re.compile("follows a slider"), timeout=TIMEOUT_MS)
+    drag_slider(page, page.get_by_role("slider", name=re.compile(r"^range slider for PC2\b")))
+    expect(status).to_have_text(re.compile(r"\d+ pictures a second"), timeout=TIMEOUT_MS)
+    drag = page.evaluate("() => window.studioLive.drags.at(-1)")
+    assert drag["tab"] == "latent" and drag["error"] is None
+    assert drag["previews"] >= 10, drag  # the picture followed the drag, not only its end
+    value = float(page.get_by_label(re.compile(r"^number input for PC2\b")).input_value())
+    assert value > 4 and json.loads(drag["lastBody"])["directions"][1] == value
+    # the final image (Gradio's, with parameters) arrives after the release and is the last preview's pixels
+    wait_until(page, lambda: final_parameters(page, sample).get("directions", [0, 0])[1] == value,
+               "the final image never came")
+    assert sample.evaluate(LAST_PREVIEW_AGAINST) <= 2
+    screenshot(page, tmp_path, "latent-live")
+
+
+def drag_to_the_end_previews_live(page, tab: str, slider_label: str, result) -> None:
+    """Drag a position slider from start to end: previews were shown and the final image is the last one."""
+    drag_slider(page, panel(page).get_by_role("slider", name=f"range slider for {slider_label}"), 30, 1.0)
+    wait_until(page, lambda: final_parameters(page, result).get("position", 0) > 0.9,
+               f"the final image of {slider_label} never came")
+    drag = page.evaluate("() => window.studioLive.drags.at(-1)")
+    assert drag["tab"] == tab and drag["previews"] >= 5, drag
+    assert result.evaluate(LAST_PREVIEW_AGAINST) <= 2
+
+
+def test_the_morph_position_and_the_path_position_preview_live(page):
+    open_tab(page, "Class-conditional")
+    panel(page).get_by_role("button", name="Generate", exact=True).click()
+    drag_to_the_end_previews_live(page, "conditional", "Morph position", wait_for_image(page, "Result"))
+    interpolate_two_examples(page)
+    drag_to_the_end_previews_live(page, "vae", "Position along the path", wait_for_image(page, "Along the path"))
+
+
+def test_without_the_preview_route_sliders_update_as_before_and_the_page_says_so(browser, app_url):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    context.route(re.compile(r"/studio/live"), lambda route: route.abort())
+    page = context.new_page()
+    page.goto(app_url)
+    sample = wait_for_image(page, "Sample")
+    expect(page.locator('.live-status[data-live-tab="latent"]')).to_have_text(re.compile("Live preview is off"),
+                                                                             timeout=TIMEOUT_MS)
+    old_src = sample.get_attribute("src")
+    drag_slider(page, page.get_by_role("slider", name=re.compile(r"^range slider for PC1\b")), 12, 1.0)
+    expect(sample).not_to_have_attribute("src", old_src, timeout=TIMEOUT_MS)
+    assert not sample.get_attribute("src").startswith("blob:")  # Gradio's own image, as before
+    value = float(page.get_by_label(re.compile(r"^number input for PC1\b")).input_value())
+    wait_until(page, lambda: parameters(fetch_image(page, sample))["directions"][0] == value,
+               "the sample never settled on the slider's value")
+    context.close()

@@ -9,9 +9,10 @@ import gradio as gr
 from PIL import Image
 
 from models import conditional, registry, sampling, texgen
+from models.animation import morph_loop
 from models.data.fashion_mnist import CLASS_NAMES
 from models.errors import shown
-from studio import files, pnginfo
+from studio import animation, files, live, pnginfo
 from studio.images import cell_image, grid_image, labelled_rows_image, strip_image, write_gif
 from studio.outputs import file_stem
 from studio.ui import (
@@ -22,6 +23,9 @@ from studio.ui import (
     TabParts,
     cancel_button,
     finish_results,
+    live_control,
+    live_result_id,
+    live_status,
     model_card,
     model_choices,
     picked_cell,
@@ -44,6 +48,7 @@ MAX_ONE_OF_EACH_COLUMNS = 8
 DEFAULT_SIZE = 128  # pixels a side of a texture here: ten rows of them stay in view
 GREY_MORPH = ("Sneaker", "Ankle boot")  # the morph's classes when a model is chosen, where it has them
 TEXTURE_MORPH = ("bubbly", "cracked")
+DEFAULT_POSITION = 0.5  # the morph position slider's start: halfway between the two classes
 
 
 def classes_of(model_id: str) -> list[str]:
@@ -149,6 +154,61 @@ def morph(model_id: str, class_a: str, class_b: str, steps: float, seed: float, 
     return pnginfo.embed(strip_image(frames), params), str(gif)
 
 
+def blend_request(model_id: str, class_a: str, class_b: str, seed: float, psi: float, position: float,
+                  size: float = DEFAULT_SIZE, seamless: bool = False) -> dict:
+    """The request for one picture of the morph: `position` 0 is class A, 1 is class B."""
+    return {"model_id": model_id, "class_a": class_name_of(model_id, class_a),
+            "class_b": class_name_of(model_id, class_b), "seed": whole_number(seed, "Seed"), "psi": float(psi),
+            "position": round(float(position), 4), **texture_params(model_id, size, seamless)}
+
+
+def blend_pixels(request: dict):
+    """The morph's picture at the request's position, as one-picture pixels."""
+    at = [request["model_id"], request["class_a"], request["class_b"], request["seed"], [request["position"]]]
+    if "size" in request:
+        return texgen.morph_at(*at, request["size"], request["seamless"], request["psi"])
+    return conditional.morph_at(*at, request["psi"])
+
+
+def blended_image(request: dict, pixels) -> Image.Image:
+    return pnginfo.embed(grid_image(pixels), {"tab": "conditional", "mode": "blend", **request})
+
+
+@user_errors
+def blend(model_id: str, class_a: str, class_b: str, seed: float, psi: float, position: float,
+          size: float = DEFAULT_SIZE, seamless: bool = False) -> Image.Image:
+    """The class morph at one position between A (0) and B (1): the picture the position slider shows."""
+    request = blend_request(model_id, class_a, class_b, seed, psi, position, size, seamless)
+    return blended_image(request, blend_pixels(request))
+
+
+def live_previews(params: list[dict]) -> list:
+    """Pictures for live previews while the morph position is dragged (studio.live), as `blend` makes them."""
+    return live.previews(
+        params,
+        lambda p: blend_request(p["model_id"], p["class_a"], p["class_b"], p["seed"], p["psi"], p["position"],
+                                p.get("size", DEFAULT_SIZE), p.get("seamless", False)),
+        live.one_by_one(blend_pixels), lambda request, pixels: grid_image(pixels))
+
+
+@user_errors
+def animate_morph(model_id: str, class_a: str, class_b: str, seed: float, psi: float, size: float = DEFAULT_SIZE,
+                  seamless: bool = False, fps: float = animation.DEFAULT_FPS,
+                  seconds: float = animation.DEFAULT_SECONDS, animation_size: float = animation.DEFAULT_SIZE,
+                  format: str = animation.DEFAULT_FORMAT,
+                  request: gr.Request = None, progress: gr.Progress = gr.Progress()) -> str:
+    """The class morph A -> B -> A as a seamless loop (GIF, WebM or MP4, by `format`); returns its file."""
+    seed = whole_number(seed, "Seed")
+    class_a, class_b = class_name_of(model_id, class_a), class_name_of(model_id, class_b)
+    texture = texture_params(model_id, size, seamless)
+    chosen = animation.options(fps, seconds, animation_size, format)
+    params = {"tab": "conditional", "mode": "morph", "model_id": model_id, "class_a": class_a,
+              "class_b": class_b, "seed": seed, "psi": float(psi), **texture, "animation": {"kind": "morph"}}
+    return animation.export(lambda frames, report: morph_loop(model_id, class_a, class_b, seed, frames, float(psi),
+                                                              progress=report, **texture),
+                            animation.frame_side(params), params, chosen, request, progress)
+
+
 @user_errors
 def pick(image: Image.Image | None, evt: gr.SelectData):
     """A click on a cell: in a Generate grid, that sample alone (its seed the working seed); in One of each, that
@@ -157,7 +217,9 @@ def pick(image: Image.Image | None, evt: gr.SelectData):
     if picked is None:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     index, params = picked
-    model_id, class_name, n, seed, psi, _, _, _, size, seamless, mode = controls_of(params)
+    model_id, class_name, n, seed, psi, _, _, _, size, seamless, mode, _ = controls_of(params)
+    if mode == "blend":
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     if mode == "morph":
         frame = pnginfo.embed(cell_image(image, index), {**pnginfo.image_params(image), "frame": index + 1})
         return gr.skip(), gr.skip(), gr.skip(), frame
@@ -178,7 +240,7 @@ def restored_class(model_id: str, name: object) -> str:
 
 def controls_of(params: dict) -> tuple:
     """The checked control values of a conditional PNG's parameters: model, class, samples, seed, psi, morph
-    classes, steps, texture size and seamless switch, and the mode."""
+    classes, steps, texture size and seamless switch, the mode and the morph position."""
     try:
         model_id, mode = restored_model(params["model_id"]), params["mode"]
         seed = restored_number(params["seed"], (0, sampling.MAX_SEED))
@@ -190,19 +252,22 @@ def controls_of(params: dict) -> tuple:
                                         (("class", names[0]), ("class_a", names[0]), ("class_b", names[1])))
         size = restored_number(params.get("size", DEFAULT_SIZE), texgen.SIZE_RANGE)
         seamless = params.get("seamless", False)
+        position = restored_number(params.get("position", DEFAULT_POSITION), (0, 1), whole=False)
     except KeyError as error:
         raise pnginfo.NotAStudioPNGError("That PNG's parameters are incomplete.") from error
-    if mode not in ("generate", "one_of_each", "morph") or not isinstance(seamless, bool):
+    if mode not in ("generate", "one_of_each", "morph", "blend") or not isinstance(seamless, bool):
         raise pnginfo.NotAStudioPNGError(f"Unknown mode {shown(mode)} in that PNG.")
-    return model_id, class_name, n, seed, psi, class_a, class_b, steps, size, seamless, mode
+    return model_id, class_name, n, seed, psi, class_a, class_b, steps, size, seamless, mode, position
 
 
 @user_errors
 def restore(png_path: str | None):
     """Controls and image of a studio PNG from this tab (generate, one-of-each, a morph or one of its frames)."""
     params = tab_parameters(png_path, "conditional", "class-conditional")
-    model_id, class_name, n, seed, psi, class_a, class_b, steps, size, seamless, mode = controls_of(params)
-    if mode == "generate":
+    model_id, class_name, n, seed, psi, class_a, class_b, steps, size, seamless, mode, position = controls_of(params)
+    if mode == "blend":
+        image = blend(model_id, class_a, class_b, seed, psi, position, size, seamless)
+    elif mode == "generate":
         image = generate(model_id, class_name, n, seed, psi, size, seamless)
     elif mode == "one_of_each":
         image = one_of_each(model_id, n, seed, psi, size, seamless)
@@ -212,7 +277,7 @@ def restore(png_path: str | None):
         if frame is not None:
             frame = restored_number(frame, (1, steps))
             image = pnginfo.embed(cell_image(image, frame - 1), {**pnginfo.image_params(image), "frame": frame})
-    return model_id, class_name, n, seed, psi, class_a, class_b, steps, size, seamless, image
+    return model_id, class_name, n, seed, psi, class_a, class_b, steps, size, seamless, position, image
 
 
 def model_controls(model_id: str, class_name: str, class_a: str, class_b: str) -> tuple:
@@ -232,19 +297,24 @@ def build(demo: gr.Blocks) -> TabParts:
     skip_link("conditional")
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
-            model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model", allow_custom_value=True)
+            model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model", allow_custom_value=True,
+                                **live_control("conditional", "model_id"))
             model_card(model)
             class_name = gr.Dropdown(list(CLASS_NAMES), value=CLASS_NAMES[0], label="Class", allow_custom_value=True)
             num_samples = gr.Slider(1, sampling.MAX_SAMPLES, value=8, step=1, label="Samples",
                                     info=f"One of each uses up to {MAX_ONE_OF_EACH_COLUMNS} columns. "
                                          "Click a picture in a grid to pick it.")
             with gr.Row():
-                seed = gr.Number(value=0, step=1, label="Seed", info=f"0 to {sampling.MAX_SEED}", scale=3)
+                seed = gr.Number(value=0, step=1, label="Seed", info=f"0 to {sampling.MAX_SEED}", scale=3,
+                                 **live_control("conditional", "seed"))
                 dice = gr.Button("Random seed", scale=1)
-            psi = gr.Slider(*sampling.PSI_RANGE, value=1.0, step=0.05, label="Truncation ψ")
+            psi = gr.Slider(*sampling.PSI_RANGE, value=1.0, step=0.05, label="Truncation ψ",
+                            **live_control("conditional", "psi"))
             with gr.Group(visible=False) as texture_group:
-                size = gr.Slider(*texgen.SIZE_RANGE, value=DEFAULT_SIZE, step=16, label="Size (pixels a side)")
-                seamless = gr.Checkbox(value=False, label="Seamless (tiles with no visible seam)")
+                size = gr.Slider(*texgen.SIZE_RANGE, value=DEFAULT_SIZE, step=16, label="Size (pixels a side)",
+                                 **live_control("conditional", "size"))
+                seamless = gr.Checkbox(value=False, label="Seamless (tiles with no visible seam)",
+                                       **live_control("conditional", "seamless"))
             with gr.Row():
                 generate_button = gr.Button("Generate", variant="primary")
                 each_button = gr.Button("One of each")
@@ -252,26 +322,38 @@ def build(demo: gr.Blocks) -> TabParts:
                 gr.Markdown("**Class morph**: the latent stays fixed while the class blends from one to the other.",
                             padding=True)
                 with gr.Row():
-                    class_a = gr.Dropdown(list(CLASS_NAMES), value=GREY_MORPH[0], label="From", allow_custom_value=True)
-                    class_b = gr.Dropdown(list(CLASS_NAMES), value=GREY_MORPH[1], label="To", allow_custom_value=True)
+                    class_a = gr.Dropdown(list(CLASS_NAMES), value=GREY_MORPH[0], label="From", allow_custom_value=True,
+                                          **live_control("conditional", "class_a"))
+                    class_b = gr.Dropdown(list(CLASS_NAMES), value=GREY_MORPH[1], label="To", allow_custom_value=True,
+                                          **live_control("conditional", "class_b"))
+                position = gr.Slider(0, 1, value=DEFAULT_POSITION, step=0.01, label="Morph position",
+                                     info="0 is the first class, 1 the second: the result follows while you drag.",
+                                     **live_control("conditional", "position", drag=True))
                 steps = gr.Slider(*conditional.MORPH_STEPS_RANGE, value=16, step=1, label="Steps")
                 with gr.Row():
                     morph_button = gr.Button("Morph")
                     cancel = cancel_button()
+            with gr.Accordion("Animation of the morph (A → B → A)", open=False, elem_id="morph-animation"):
+                morph_animation = animation.section("Make animation", "morph-animation")
         with result_column("conditional"):
-            image = result_image("Result", pick_cells=True, height=560)
+            image = result_image("Result", pick_cells=True, height=560, elem_id=live_result_id("conditional"))
+            live_status("conditional")
             send = send_buttons(image)
             with gr.Row():
                 gif = StudioImage(label="Morph animation (GIF)", type="filepath", elem_classes="crisp",
                                   interactive=False, height=240)
                 with gr.Column():
                     save = gr.DownloadButton("Save PNG", value=None)
-                    restore_file = FileInput(label="Restore parameters from a studio PNG", file_types=[".png"],
-                                             type="filepath", height=120)
+                    restore_file = FileInput(label="Restore parameters from a studio PNG or animation",
+                                             file_types=[".png", *animation.FILE_TYPES], type="filepath", height=120)
 
     morphed = morph_button.click(morph, [model, class_a, class_b, steps, seed, psi, size, seamless], [image, gif],
                                  api_name="morph")
     wire_cancel(cancel, [morphed])
+    animation_inputs = [model, class_a, class_b, seed, psi, size, seamless, *morph_animation.controls]
+    animation.wire(morph_animation, lambda request, progress, *values: animate_morph(*values, request, progress),
+                   animation_inputs)
+    animation.endpoint(animate_morph, animation_inputs, "animate_morph")
     made = [
         generate_button.click(generate_batch, [model, class_name, num_samples, seed, psi, size, seamless], image,
                               api_name="generate", batch=True, max_batch_size=BATCH_SIZE),
@@ -281,12 +363,17 @@ def build(demo: gr.Blocks) -> TabParts:
                    api_visibility="private").then(generate, [model, class_name, num_samples, seed, psi, size, seamless],
                                                  image, api_visibility="private"),
         image.select(pick, image, [class_name, num_samples, seed, image], api_visibility="private"),
+        position.input(blend, [model, class_a, class_b, seed, psi, position, size, seamless], image, api_name="blend",
+                       trigger_mode="always_last"),
     ]
-    restored_outputs = [model, class_name, num_samples, seed, psi, class_a, class_b, steps, size, seamless, image]
+    restored_outputs = [model, class_name, num_samples, seed, psi, class_a, class_b, steps, size, seamless, position,
+                        image]
     restored = restore_file.upload(restore, restore_file, restored_outputs, api_name="restore_conditional",
                                    api_visibility="undocumented")
     finish_results([*made, restored], image, save)
+    animation.restore_options_on(restored, restore_file, morph_animation.controls)
     model.change(model_controls, [model, class_name, class_a, class_b], [class_name, class_a, class_b, texture_group],
                  api_visibility="private")
     return TabParts(send=send, made=[(event, image) for event in made],
-                    restorer=Restorer("conditional", restore, restored_outputs), receivers={})
+                    restorer=animation.with_options(Restorer("conditional", restore, restored_outputs),
+                                                    morph_animation.controls), receivers={})

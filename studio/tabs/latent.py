@@ -12,7 +12,7 @@ from PIL import Image
 from models import sampling, texgen
 from models.errors import InvalidRequestError
 from models.registry import UnknownModelError
-from studio import pnginfo
+from studio import animation, live, pnginfo
 from studio.images import cell_image, grid_image
 from studio.ui import (
     BATCH_SIZE,
@@ -21,6 +21,9 @@ from studio.ui import (
     StudioImage,
     TabParts,
     finish_results,
+    live_control,
+    live_result_id,
+    live_status,
     model_card,
     model_choices,
     picked_cell,
@@ -84,6 +87,17 @@ def sample_batch(model_id: list, seed: list, num_samples: list, psi: list, *rest
     requests = [lambda i=i: sample_request(model_id[i], seed[i], num_samples[i], psi[i], *[v[i] for v in rest])
                 for i in range(len(model_id))]
     return [serve_batch(requests, sample_many, sample_image)]
+
+
+def live_previews(params: list[dict]) -> list:
+    """Pictures for live previews while a slider is dragged (studio.live): the same model-layer call and grid
+    as `sample`, without the parameters. `params` are the controls by their API names (a grey model's page
+    has no size and seamless controls)."""
+    return live.previews(
+        params,
+        lambda p: sample_request(p["model_id"], p["seed"], p["num_samples"], p["psi"], *p["directions"],
+                                 p.get("size", DEFAULT_SIZE), p.get("seamless", False)),
+        sample_many, lambda request, pixels: grid_image(pixels))
 
 
 @user_errors
@@ -177,7 +191,8 @@ def direction_row(k: int, directions: sampling.LatentDirections) -> tuple[gr.Sli
     """A direction's slider and, beside it, the strip showing what it does."""
     with gr.Row(equal_height=True, elem_classes="direction-row"):
         slider = gr.Slider(*sampling.DIRECTION_RANGE, value=0.0, step=0.1, label=direction_label(k, directions),
-                           scale=3, min_width=200, elem_classes="direction-slider")
+                           scale=3, min_width=200, **live_control("latent", f"directions-{k}", drag=True,
+                                                                  classes=["direction-slider"]))
         offsets = ", ".join(f"{v:+g}" for v in sampling.PREVIEW_OFFSETS)
         strip = StudioImage(type="pil", format="png", interactive=False, show_label=False, container=False,
                             elem_classes=["crisp", "whole-pixels", "direction-strip"], height=64, scale=2,
@@ -191,26 +206,34 @@ def build(demo: gr.Blocks) -> TabParts:
     skip_link("latent")
     with gr.Row():
         with gr.Column(scale=5, min_width=320):
-            model = gr.Dropdown(choices, value=choices[0], label="Model", allow_custom_value=True)
+            model = gr.Dropdown(choices, value=choices[0], label="Model", allow_custom_value=True,
+                                **live_control("latent", "model_id"))
             model_card(model)
             with gr.Row():
-                seed = gr.Number(value=42, step=1, label="Seed", info=f"0 to {sampling.MAX_SEED}", scale=3)
+                seed = gr.Number(value=42, step=1, label="Seed", info=f"0 to {sampling.MAX_SEED}", scale=3,
+                                 **live_control("latent", "seed"))
                 dice = gr.Button("Random seed", scale=1)
             psi = gr.Slider(*sampling.PSI_RANGE, value=1.0, step=0.05, label="Truncation ψ",
-                            info="Scales the latent toward its mean: lower is more typical, higher more varied.")
+                            info="Scales the latent toward its mean: lower is more typical, higher more varied.",
+                            **live_control("latent", "psi", drag=True))
             num_samples = gr.Slider(1, sampling.MAX_SAMPLES, value=1, step=1, label="Samples",
-                                    info="More than one shows a grid from consecutive seeds: click one to pick it.")
+                                    info="More than one shows a grid from consecutive seeds: click one to pick it.",
+                                    **live_control("latent", "num_samples"))
             with gr.Group(visible=texgen.is_texture_model(choices[0])) as texture_group:
                 size = gr.Slider(*texgen.SIZE_RANGE, value=DEFAULT_SIZE, step=16, label="Size (pixels a side)",
                                  info="One network paints any size: the texture's grain stays the same, "
-                                      "a larger picture shows more of it.")
-                seamless = gr.Checkbox(value=False, label="Seamless (tiles with no visible seam)")
+                                      "a larger picture shows more of it.", **live_control("latent", "size"))
+                seamless = gr.Checkbox(value=False, label="Seamless (tiles with no visible seam)",
+                                       **live_control("latent", "seamless"))
             with gr.Accordion("Principal directions (GANSpace), in standard deviations", open=True):
                 gr.Markdown("Beside each slider: the sample at −4, −2, 0, +2 and +4 along that direction.")
                 sliders, strips = zip(*(direction_row(k, directions) for k in range(SLIDER_COUNT)), strict=True)
             reset_button = gr.Button("Reset ψ and directions")
+            animation_controls, read_animation = animation.latent_section(model, seed, psi, list(sliders), size,
+                                                                          seamless)
         with result_column("latent", scale=6):
-            image = result_image("Sample", pick_cells=True, height=520)
+            image = result_image("Sample", pick_cells=True, height=520, elem_id=live_result_id("latent"))
+            live_status("latent")
             tiled = StudioImage(label="Seamless check: the texture tiled 2x2", type="pil", format="png",
                                 interactive=False, visible=False, elem_classes=["crisp", "whole-pixels"],
                                 buttons=["download", "fullscreen"],
@@ -218,7 +241,8 @@ def build(demo: gr.Blocks) -> TabParts:
             send = send_buttons(image)
             with gr.Row():
                 save = gr.DownloadButton("Save PNG", value=None)
-                restore_file = FileInput(label="Restore parameters from a studio PNG", file_types=[".png"],
+                restore_file = FileInput(label="Restore parameters from a studio PNG or animation",
+                                         file_types=[".png", *animation.FILE_TYPES],
                                          type="filepath", height=120)
 
     sliders, strips = list(sliders), list(strips)
@@ -239,6 +263,7 @@ def build(demo: gr.Blocks) -> TabParts:
                                    api_visibility="undocumented")
     loaded = demo.load(sample, controls, image, api_visibility="private")
     finish_results([*made, restored, loaded], image, save)
+    animation.restore_options_on(restored, restore_file, animation_controls, read_animation)
     image.change(tiled_preview, image, tiled, api_visibility="private")
     model.change(model_controls, model, [texture_group, *sliders], api_visibility="private")
     strip_inputs = [model, seed, psi, *sliders]
@@ -247,4 +272,6 @@ def build(demo: gr.Blocks) -> TabParts:
     for event in [*made[1:], restored, loaded]:
         event.then(preview_strips, strip_inputs, strips, api_visibility="private")
     return TabParts(send=send, made=[(event, image) for event in made],
-                    restorer=Restorer("latent", restore, [*controls, image]), receivers={})
+                    restorer=animation.with_options(Restorer("latent", restore, [*controls, image]),
+                                                    animation_controls, read_animation),
+                    receivers={})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from studio import pnginfo
+from studio import animation, pnginfo
 from studio.outputs import TAB_TITLES, describe
 from studio.ui import FileInput, user_errors
 
@@ -32,13 +32,14 @@ def inspect(path: str | None):
 
 def build() -> tuple[FileInput, gr.Button]:
     """Build the tab; returns the file input and the restore button, which `studio.app` wires to every tab."""
-    gr.Markdown("Drop a PNG (or GIF) saved by the studio: from the outputs folder, a **Save PNG** button, the "
-                "history or the API. It shows the parameters inside it, and **Restore** puts them back in the tab "
-                "that made it and makes the image again.")
+    gr.Markdown("Drop a PNG (or a GIF, WebM or MP4 animation) saved by the studio: from the outputs folder, a "
+                "**Save PNG** button, an animation's download, the history or the API. It shows the parameters "
+                "inside it, and **Restore** puts them back in the tab that made it and makes the image again.")
     with gr.Row():
         with gr.Column():
-            file = FileInput(label="Studio PNG or GIF", file_types=[".png", ".gif"], type="filepath", height=160,
-                           elem_id="pnginfo-file")
+            file = FileInput(label="Studio PNG or animation (GIF, WebM, MP4)",
+                             file_types=[".png", *animation.FILE_TYPES], type="filepath", height=160,
+                             elem_id="pnginfo-file")
             restore = gr.Button("Restore in its tab", variant="primary", interactive=False)
         with gr.Column():
             summary = gr.Markdown()

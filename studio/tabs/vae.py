@@ -1,19 +1,20 @@
 """VAE interpolation: two image slots (examples, upload or drawing), what the model sees and makes of
-each, a linear or spherical path between them (strip, scrubber, GIF) and a 2D latent walk. The Fashion-MNIST
-VAE works on garments (grey 28x28), a texture VAE on colour texture photos (their centred square)."""
+each, a linear or spherical path between them (strip, a position slider that previews live, GIF) and a 2D
+latent walk. The Fashion-MNIST VAE works on garments (grey 28x28), a texture VAE on colour texture photos
+(their centred square)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
 
 import gradio as gr
 import numpy as np
 from PIL import Image
 
 from models import registry, sampling, vae
+from models.animation import path_loop
 from models.errors import InvalidRequestError, shown
-from models.files import write_atomically
-from studio import files, pnginfo
+from studio import animation, files, live, pnginfo
 from studio.images import cell_image, grid_image, strip_image, write_gif
 from studio.outputs import file_stem
 from studio.ui import (
@@ -27,6 +28,9 @@ from studio.ui import (
     dtd_examples,
     example_path,
     finish_results,
+    live_control,
+    live_result_id,
+    live_status,
     model_card,
     model_choices,
     picked_cell,
@@ -98,26 +102,72 @@ def interpolate(model_id: str, image_a, image_b, steps: float, path: str, ping_p
 
 
 @user_errors
-def scrubber_frames(model_id: str, image_a, image_b, steps: float, path: str, ping_pong: bool):
-    """The frames' file for the scrubber (session state holds paths, not pixels), and the scrubber set to the
-    first frame with the right range."""
-    frames, _ = interpolation_frames(model_id, image_a, image_b, steps, path, ping_pong)
-    saved = write_atomically(files.private_folder("frames") / "frames.npy", lambda file: np.save(file, frames),
-                             durable=False)
-    return str(saved), gr.Slider(minimum=1, maximum=len(frames), value=1, step=1), Image.fromarray(frames[0])
+def animate_path(model_id: str, image_a, image_b, path: str = "slerp", fps: float = animation.DEFAULT_FPS,
+                 seconds: float = animation.DEFAULT_SECONDS, animation_size: float = animation.DEFAULT_SIZE,
+                 format: str = animation.DEFAULT_FORMAT, request: gr.Request = None,
+                 progress: gr.Progress = gr.Progress()) -> str:
+    """The path from A's reconstruction to B's and back as a seamless loop (GIF, WebM or MP4, by `format`);
+    returns its file, which carries both images like the strip's PNG."""
+    a, b = model_view(model_id, image_a, "A"), model_view(model_id, image_b, "B")
+    vae.validate_path(path)
+    chosen = animation.options(fps, seconds, animation_size, format)
+    params = {"tab": "vae", "mode": "interpolate", "model_id": model_id, "path": path,
+              "image_a": pnginfo.encode_pixels(a), "image_b": pnginfo.encode_pixels(b), "animation": {"kind": "path"}}
+    return animation.export(lambda frames, report: path_loop(model_id, a, b, frames, path, report), a.shape[0],
+                            params, chosen, request, progress)
 
 
-def show_frame(frames_path: str | None, index: float) -> Image.Image | None:
-    if frames_path is None or not Path(frames_path).exists():
+def path_request(params: dict, position: float) -> dict:
+    """The request for one picture of an interpolation's path (its parameters: model, both end images, path) at
+    `position`, 0 being A's reconstruction and 1 B's."""
+    try:
+        request = {"model_id": restored_model(params["model_id"]), "path": params.get("path", "linear"),
+                   "image_a": pnginfo.decode_pixels(params["image_a"]),
+                   "image_b": pnginfo.decode_pixels(params["image_b"]), "position": round(float(position), 4)}
+    except KeyError as error:
+        raise InvalidRequestError("Interpolate A → B first: the position moves along its path.") from error
+    return request
+
+
+def path_pixels(request: dict) -> np.ndarray:
+    return vae.path_at(request["model_id"], request["image_a"], request["image_b"], [request["position"]],
+                       request["path"])
+
+
+@user_errors
+def frame_at(strip: Image.Image | None, position: float) -> Image.Image | None:
+    """The picture at `position` along the path of the interpolation `strip` shows (what the position slider
+    shows); it carries the interpolation's parameters and the position."""
+    params = pnginfo.image_params(strip) if strip is not None else {}
+    if params.get("mode") != "interpolate":
         return None
-    frames = np.load(frames_path, mmap_mode="r")
-    return Image.fromarray(np.asarray(frames[int(min(max(index, 1), len(frames))) - 1]))
+    request = path_request(params, position)
+    return pnginfo.embed(grid_image(path_pixels(request)), {**params, "position": request["position"]})
+
+
+def live_base(strip: Image.Image | None) -> str:
+    """What the page sends with a live preview of the position slider: the interpolation's model, path and end
+    images (studio.live; a hidden textbox holds it)."""
+    params = pnginfo.image_params(strip) if strip is not None else {}
+    if params.get("mode") != "interpolate":
+        return ""
+    return json.dumps({key: params[key] for key in ("model_id", "path", "image_a", "image_b") if key in params})
+
+
+def live_previews(params: list[dict]) -> list:
+    """Pictures for live previews while the position is dragged (studio.live), as `frame_at` makes them."""
+    return live.previews(params, lambda p: path_request(p, p["position"]),
+                         live.one_by_one(path_pixels),
+                         lambda request, pixels: grid_image(pixels))
 
 
 def pick_frame(strip: Image.Image | None, evt: gr.SelectData):
-    """A click on a frame of the strip shows that frame in the scrubber."""
+    """A click on a frame of the strip moves the position to that frame."""
     picked = picked_cell(strip, evt)
-    return gr.skip() if picked is None else picked[0] + 1
+    steps = pnginfo.image_params(strip).get("steps") if picked is not None else None
+    if not isinstance(steps, int) or steps < 2:
+        return gr.skip()
+    return round(picked[0] / (steps - 1), 2)
 
 
 def pick_walk_cell(grid: Image.Image | None, evt: gr.SelectData):
@@ -156,14 +206,16 @@ def restore(png_path: str | None):
         path, ping_pong = params.get("path", "linear"), params.get("ping_pong", False)
         size = restored_number(params.get("size", 5), vae.WALK_SIZE_RANGE)
         seed = restored_number(params.get("seed", 0), (0, sampling.MAX_SEED))
+        position = restored_number(params.get("position", 0), (0, 1), whole=False)
     except KeyError as error:
         raise pnginfo.NotAStudioPNGError("That image's parameters are incomplete.") from error
     if path not in vae.PATHS or not isinstance(ping_pong, bool):
         raise pnginfo.NotAStudioPNGError("That image's parameters are damaged.")
     if mode == "interpolate":
-        outputs = (*interpolate(model_id, slots[0], slots[1], steps, path, ping_pong), gr.skip())
+        strip, gif = interpolate(model_id, slots[0], slots[1], steps, path, ping_pong)
+        outputs = (position, strip, gif, frame_at(strip, position), gr.skip())
     elif mode == "walk":
-        outputs = (gr.skip(), gr.skip(), walk(model_id, *slots, size, seed))
+        outputs = (gr.skip(), gr.skip(), gr.skip(), gr.skip(), walk(model_id, *slots, size, seed))
     else:
         raise pnginfo.NotAStudioPNGError(f"Unknown mode {shown(mode)} in that image.")
     return (model_id, *slots, steps, path, ping_pong, size, seed, *outputs)
@@ -236,12 +288,19 @@ def build(demo: gr.Blocks) -> TabParts:
                 with gr.Row():
                     interpolate_button = gr.Button("Interpolate A → B", variant="primary", scale=2)
                     cancel = cancel_button()
+                with gr.Accordion("Animation of the path (A → B → A)", open=False, elem_id="path-animation"):
+                    path_animation = animation.section("Make animation", "path-animation")
             with result_column("vae", scale=2):
                 strip = result_image("Interpolation", pick_cells=True, height=200)
                 with gr.Row():
                     with gr.Column(min_width=200):
-                        frame = result_image("Frame", height=200)
-                        scrub = gr.Slider(1, 16, value=1, step=1, label="Scrub through the frames")
+                        frame = result_image("Along the path", height=200, elem_id=live_result_id("vae"))
+                        position = gr.Slider(0, 1, value=0, step=0.01, label="Position along the path",
+                                             info="0 is A's reconstruction, 1 is B's.",
+                                             **live_control("vae", "position", drag=True))
+                        live_status("vae")
+                        base = gr.Textbox(visible=True, interactive=False, show_label=False, container=False,
+                                          **live_control("vae", "base", classes=["live-base"]))
                     gif = StudioImage(label="Animation (GIF)", type="filepath", interactive=False,
                                       elem_classes="crisp", height=240, min_width=200)
                 send = send_buttons(frame)
@@ -264,9 +323,8 @@ def build(demo: gr.Blocks) -> TabParts:
                 send += send_buttons(picked)
     with gr.Row():
         save = gr.DownloadButton("Save PNG", value=None)
-        restore_file = FileInput(label="Restore from a studio PNG or GIF of this tab", file_types=[".png", ".gif"],
-                                 type="filepath", height=120)
-    frames = gr.State(None)  # the path of the interpolation's frames (.npy)
+        restore_file = FileInput(label="Restore from a studio PNG or animation of this tab",
+                                 file_types=[".png", *animation.FILE_TYPES], type="filepath", height=120)
     slot_list = [slots[s] for s in SLOTS]
     latent = gr.JSON(visible=False)
 
@@ -279,20 +337,28 @@ def build(demo: gr.Blocks) -> TabParts:
     use_sketch.click(use_drawing, [sketch, target], slot_list, api_visibility="private")
     interpolation_inputs = [model, slots["A"], slots["B"], steps, path, ping_pong]
     interpolated = interpolate_button.click(interpolate, interpolation_inputs, [strip, gif], api_name="interpolate")
-    interpolated.success(scrubber_frames, interpolation_inputs, [frames, scrub, frame], api_visibility="private")
+    interpolated.success(frame_at, [strip, position], frame, api_visibility="private")
     wire_cancel(cancel, [interpolated])
-    scrub.change(show_frame, [frames, scrub], frame, api_visibility="private", trigger_mode="always_last")
-    strip.select(pick_frame, strip, scrub, api_visibility="private")
+    animation_inputs = [model, slots["A"], slots["B"], path, *path_animation.controls]
+    animation.wire(path_animation, lambda request, progress, *values: animate_path(*values, request, progress),
+                   animation_inputs)
+    animation.endpoint(animate_path, animation_inputs, "animate_path")
+    position.input(frame_at, [strip, position], frame, api_visibility="private", trigger_mode="always_last")
+    strip.select(pick_frame, strip, position, api_visibility="private").success(
+        frame_at, [strip, position], frame, api_visibility="private")
+    strip.change(live_base, strip, base, api_visibility="private", queue=False)
     walked = walk_button.click(walk, [model, *slot_list, size, seed], walk_image, api_name="walk")
     walk_image.select(pick_walk_cell, walk_image, picked, api_visibility="private")
-    restored_outputs = [model, *slot_list, steps, path, ping_pong, size, seed, strip, gif, walk_image]
+    restored_outputs = [model, *slot_list, steps, path, ping_pong, size, seed, position, strip, gif, frame, walk_image]
     restored = restore_file.upload(restore, restore_file, restored_outputs, api_name="restore_vae",
                                    api_visibility="undocumented")
     finish_results([interpolated], strip, save)
     finish_results([walked], walk_image, save)
     finish_results([restored], strip)
     finish_results([restored], walk_image)
+    animation.restore_options_on(restored, restore_file, path_animation.controls)
     return TabParts(send=send, made=[(interpolated, strip), (walked, walk_image)],
-                    restorer=Restorer("vae", restore, restored_outputs),
+                    restorer=animation.with_options(Restorer("vae", restore, restored_outputs),
+                                                    path_animation.controls),
                     receivers={"VAE slot A": (received_image, slots["A"]),
                                "VAE slot B": (received_image, slots["B"])})
