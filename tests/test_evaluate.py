@@ -1,4 +1,6 @@
 import math
+import shutil
+from pathlib import Path
 
 import numpy as np
 
@@ -47,3 +49,51 @@ def test_vae_evaluation_scores_reconstructions(synthetic_fashion_mnist):
     assert metrics["negative_elbo_nats"] > 0  # a Bernoulli likelihood of 784 pixels is at most 1
     assert 0 <= metrics["classifier_accuracy_on_reconstructions"] <= 1
 
+
+
+def _relabelled_copy(root: Path, target: Path, permutation: np.ndarray) -> Path:
+    """A copy of a DTD-layout folder whose val1 photos are filed under permuted classes (train1 unchanged)."""
+    shutil.copytree(root / "images", target / "images")
+    shutil.copytree(root / "labels", target / "labels")
+    entries = (root / "labels" / "val1.txt").read_text().split()
+    moved = []
+    for entry, source in zip(entries, np.array(entries)[permutation], strict=True):
+        name = f"{entry.split('/')[0]}/moved_{Path(source).name}"
+        shutil.copy(root / "images" / source, target / "images" / name)
+        moved.append(name)
+    (target / "labels" / "val1.txt").write_text("\n".join(moved) + "\n")
+    return target
+
+
+def test_texture_baselines_run_end_to_end_and_choose_their_settings_on_train_only(synthetic_dtd, tmp_path, capsys):
+    from models.evaluate import FISHER_BASELINE, LBP_BASELINE, evaluate_texture
+
+    scores = evaluate_texture([], synthetic_dtd, "train1", "val1")
+    assert set(scores) == {LBP_BASELINE, FISHER_BASELINE}
+    for metrics in scores.values():
+        assert 0 <= metrics["train1_cv_accuracy"] <= 1 and 0 <= metrics["val1_accuracy"] <= 1
+        assert len([k for k in metrics if k.startswith("recall_")]) == 4
+        assert np.sum(metrics["confusion"]) == 16
+        assert metrics["train1_cv_folds"] == 4  # four train photos per class
+    assert scores[LBP_BASELINE]["normalisation"] in ("standardised", "sqrt", "sqrt+standardised")
+    # the same photos with their val1 labels shuffled: what is chosen, and how it scores on train1, is unchanged
+    permutation = np.random.default_rng(0).permutation(16)
+    shuffled = evaluate_texture([], _relabelled_copy(synthetic_dtd, tmp_path / "dtd", permutation), "train1", "val1")
+    settings = ("train1_cv_accuracy", "normalisation", "C", "gamma")
+    for name in scores:
+        assert {k: v for k, v in scores[name].items() if k in settings} == \
+               {k: v for k, v in shuffled[name].items() if k in settings}
+
+
+def test_fisher_vectors_are_power_and_l2_normalised_and_fitted_to_train_descriptors():
+    from models.evaluate import FisherEncoder, dense_sift
+
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (64, 72, 3), dtype=np.uint8) for _ in range(6)]
+    descriptors = [dense_sift(image) for image in images]
+    assert descriptors[0].shape[1] == 128 and np.allclose((descriptors[0] ** 2).sum(1), 1, atol=1e-4)  # RootSIFT
+    encoder = FisherEncoder(descriptors)
+    fisher = encoder.encode(descriptors[0])
+    pca_dims, components = encoder.pca.n_components_, encoder.gmm.n_components
+    assert fisher.shape == (2 * pca_dims * components,)
+    assert math.isclose(np.linalg.norm(fisher), 1, rel_tol=1e-6)

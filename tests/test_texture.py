@@ -101,7 +101,7 @@ def test_lbp_codes_of_flat_and_striped_images():
     assert flat[8] == 1.0  # every neighbour >= the centre: the all-ones uniform pattern
     stripes = np.tile(np.array([0.0, 0.0, 9.0, 9.0]), (20, 5))
     assert uniform_lbp_histogram(stripes, radius=1)[8] < 1.0
-    assert lbp_hsv_features(rgb(EXAMPLES[0])).shape == (3 * 10 + 128,)
+    assert lbp_hsv_features(rgb(EXAMPLES[0])).shape == (10 + 18 + 26 + 128,)  # uniform LBP at P = 8, 16, 24, and HSV
 
 
 def test_api_classify_returns_label_and_confidences(client):
@@ -156,7 +156,7 @@ def test_texture_evaluation_scores_the_model_and_the_lbp_baseline(synthetic_dtd)
     from models.evaluate import main
 
     scores = main(["texture", "--data", str(synthetic_dtd)])
-    assert set(scores) == {"dtd10-texture", "lbp-hsv-svm baseline"}
+    assert set(scores) == {"dtd10-texture", "lbp-hsv-svm baseline", "fisher-sift-svm baseline"}
     for method in scores.values():
         assert 0 <= method["val1_accuracy"] <= 1
         assert np.asarray(method["confusion"]).shape == (4, 4) and np.sum(method["confusion"]) <= 16
