@@ -1,4 +1,5 @@
-"""Start the studio: `python launch.py [--host H] [--port P] [--share] [--device D] [--outputs DIR]`.
+"""Start the studio: `python launch.py [--host H] [--port P] [--share] [--device D] [--outputs DIR] [--models DIR]
+[--allow-training]`.
 
 Also the Hugging Face Spaces entry point (`app_file: launch.py`): Spaces sets GRADIO_SERVER_NAME
 and GRADIO_SERVER_PORT, which become the defaults here.
@@ -49,6 +50,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cache-minutes", type=float, default=None, metavar="M",
                         help=f"delete served files unused for M minutes (default {CACHE_MINUTES_PUBLIC} with --share, "
                              f"on Spaces or on a non-loopback --host; {CACHE_MINUTES_LOCAL} otherwise)")
+    parser.add_argument("--models", type=Path, default=Path("user-models"), metavar="DIR",
+                        help="models trained in the Train tab go here and are served beside the shipped ones "
+                             "(default user-models/)")
+    parser.add_argument("--jobs", type=Path, default=Path("training-jobs"), metavar="DIR",
+                        help="the Train tab's uploads, runs and logs (default training-jobs/)")
+    parser.add_argument("--allow-training", action="store_true",
+                        help="let visitors train on a public studio (--share, Spaces, a network address); "
+                             "training is always on for a studio on this machine only")
     return parser.parse_args(argv)
 
 
@@ -72,6 +81,13 @@ def outputs_dir(args: argparse.Namespace) -> Path | None:
     return None if on_spaces() else DEFAULT_OUTPUTS_DIR
 
 
+def training_places(args: argparse.Namespace):
+    """Where the Train tab keeps jobs and models, and whether visitors may train."""
+    from studio.tabs.train import Places
+
+    return Places(args.jobs.resolve(), args.models.resolve(), allowed=args.allow_training or not is_public(args))
+
+
 def stop_serving(signum, frame) -> None:
     """SIGTERM ends the server like Ctrl+C does (Python's default would skip the clean-up at exit)."""
     raise KeyboardInterrupt
@@ -92,10 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     saved_to = outputs_dir(args)
     log.info("results are saved to %s", saved_to.resolve() if saved_to else "nowhere (saving is off)")
 
+    from models import registry
     from studio.app import build_app, launch_kwargs
 
+    registry.set_user_models_dir(args.models.resolve())
     signal.signal(signal.SIGTERM, stop_serving)  # a terminated studio shuts down and removes its files too
-    demo = build_app(saved_to, cache_minutes(args))
+    demo = build_app(saved_to, cache_minutes(args), training_places(args))
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
                 prevent_thread_lock=True, **launch_kwargs())
     if args.share and not demo.share_url:

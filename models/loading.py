@@ -17,8 +17,19 @@ from models.device import select_device
 from models.nets import ARCHITECTURES
 
 log = logging.getLogger(__name__)
-_cache: dict[tuple[str, str, str], nn.Module] = {}
+_cache: dict[tuple[str, str, str, str], nn.Module] = {}
 _cache_lock = Lock()
+
+
+def _forget_unregistered() -> None:
+    """Drop cached networks whose checkpoint is gone from the registry or was exported again (a user model)."""
+    current = {(c.id, str(c.directory), c.weights.sha256) for c in registry.checkpoints()}
+    with _cache_lock:
+        for key in [key for key in _cache if key[:3] not in current]:
+            del _cache[key]
+
+
+registry.on_refresh(_forget_unregistered)
 
 
 class WeightFileError(RuntimeError):
@@ -62,7 +73,7 @@ def load(model: str | registry.Checkpoint, device: str | torch.device | None = N
     """Return the network of a registered checkpoint (by id) in eval mode on `device`, cached."""
     checkpoint = registry.get(model) if isinstance(model, str) else model
     device = torch.device(device) if isinstance(device, torch.device) else select_device(device)
-    key = (checkpoint.id, str(checkpoint.directory), str(device))
+    key = (checkpoint.id, str(checkpoint.directory), checkpoint.weights.sha256, str(device))
     with _cache_lock:
         if key not in _cache:
             # Built outside inference mode even when the first caller runs in it: inference tensors

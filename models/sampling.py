@@ -33,19 +33,21 @@ class LatentDirections:
         return self.directions.shape[0]
 
 
-_directions_cache: dict[str, LatentDirections] = {}
+_directions_cache: dict[tuple[str, str], LatentDirections] = {}
 
 
 def latent_directions(model_id: str) -> LatentDirections:
-    """The checkpoint's GANSpace directions, verified against their sha256 and cached."""
-    if model_id not in _directions_cache:
-        checkpoint = registry.get(model_id)
-        file = checkpoint.extra_files.get("latent_directions")
-        if file is None:
-            raise InvalidRequestError(f"Model {shown(model_id)} has no latent directions.")
+    """The checkpoint's GANSpace directions, verified against their sha256 and cached (by that sha256, so a
+    user model exported again under its id is read again)."""
+    checkpoint = registry.get(model_id)
+    file = checkpoint.extra_files.get("latent_directions")
+    if file is None:
+        raise InvalidRequestError(f"Model {shown(model_id)} has no latent directions.")
+    key = (model_id, file.sha256)
+    if key not in _directions_cache:
         tensors = verified_tensors(checkpoint, file)
-        _directions_cache[model_id] = LatentDirections(tensors["directions"], tensors["explained_variance"])
-    return _directions_cache[model_id]
+        _directions_cache[key] = LatentDirections(tensors["directions"], tensors["explained_variance"])
+    return _directions_cache[key]
 
 
 def latents(seeds: Sequence[int], z_dim: int) -> torch.Tensor:

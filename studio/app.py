@@ -11,13 +11,24 @@ import gradio as gr
 from gradio.exceptions import InvalidPathError
 from PIL import Image
 
+from models import registry
 from models.errors import InvalidRequestError, shown
 from models.files import FileWriteError
 from models.image_input import MAX_PIXELS
 from studio import __version__, files, live, pnginfo, serving
 from studio.outputs import TAB_TITLES, OutputRecorder, toggle_star, trusted_history
-from studio.tabs import conditional, inpaint, latent, png_info, texture, vae
-from studio.ui import CSS, AdmitsFiles, Restorer, TabParts, forget_cancels, request_cancel, user_errors
+from studio.tabs import conditional, inpaint, latent, png_info, texture, train, vae
+from studio.ui import (
+    CSS,
+    AdmitsFiles,
+    ModelList,
+    Restorer,
+    TabParts,
+    forget_cancels,
+    model_choices,
+    request_cancel,
+    user_errors,
+)
 
 DEFAULT_CONCURRENCY = 2
 log = logging.getLogger(__name__)
@@ -45,9 +56,11 @@ class StudioBlocks(gr.Blocks):
                            print_exception=False) from error
 
 
-def build_app(outputs_dir: Path | None = None, cache_minutes: float = serving.CACHE_MINUTES_LOCAL) -> gr.Blocks:
+def build_app(outputs_dir: Path | None = None, cache_minutes: float = serving.CACHE_MINUTES_LOCAL,
+              training: train.Places | None = None) -> gr.Blocks:
     """The studio; every result is also saved as a PNG with its parameters under `outputs_dir` (None: not saved).
-    Files Gradio cached and nobody used for `cache_minutes` are deleted."""
+    Files Gradio cached and nobody used for `cache_minutes` are deleted. `training` says where the Train tab
+    keeps its jobs and models and whether it may train (None: no Train tab)."""
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Gradio's own decoding refuses bombs too
     recorder = OutputRecorder(outputs_dir)
 
@@ -83,8 +96,19 @@ def build_app(outputs_dir: Path | None = None, cache_minutes: float = serving.CA
                     parts[tab_id] = module.build(demo)
             with gr.Tab("PNG info", id="pnginfo"):
                 info_file, info_restore = png_info.build()
+            if training is not None:
+                with gr.Tab("Train", id="train"):
+                    trained = train.build(training)
 
         wire_send_buttons(parts, tabs)
+        model_lists = [part.models for part in parts.values() if part.models is not None]
+        known_models = gr.State([])  # the registry's ids the model dropdowns were last filled with
+        refresh_inputs, refresh_outputs = [known_models], [known_models, *(m.dropdown for m in model_lists)]
+        for event in trained.models_changed if training is not None else []:
+            event.success(lambda known: refreshed_models(model_lists, known), refresh_inputs, refresh_outputs,
+                          api_visibility="private", queue=False, show_progress="hidden")
+        demo.load(lambda known: (registry.refresh(), refreshed_models(model_lists, known))[1], refresh_inputs,
+                  refresh_outputs, api_visibility="private", queue=False)  # a model trained by the command line
         for part in parts.values():
             for event, image in part.made:
                 # one at a time, in order (each reads the history the one before wrote), and a result that
@@ -122,6 +146,15 @@ def _takes_files(component: gr.components.Component) -> bool:
     """Whether a component's payload can name files (its data model holds FileData)."""
     model = getattr(component, "data_model", None)
     return model is not None and "FileData" in repr(model.model_json_schema())
+
+
+def refreshed_models(model_lists: list[ModelList], known: list[str]) -> list:
+    """Every tab's model choices, where the registry's models changed since `known` (a model was trained or
+    deleted); nothing otherwise, so a poll does not disturb an open dropdown."""
+    ids = sorted(c.id for c in registry.checkpoints())
+    if ids == known:
+        return [gr.skip()] * (1 + len(model_lists))
+    return [ids, *(gr.update(choices=model_choices(m.tasks, m.default)) for m in model_lists)]
 
 
 def wire_send_buttons(parts: dict[str, TabParts], tabs: gr.Tabs) -> None:

@@ -39,7 +39,7 @@ import torch
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from models import conditional, inpaint, sampling, texgen, texture, vae
+from models import conditional, inpaint, jobs, sampling, texgen, texture, vae
 from models.data.masks import brush_mask
 from models.loading import load
 from models.registry import ASSETS_DIR
@@ -206,6 +206,66 @@ def live_rows(url: str, client: Client, calls: int) -> list[str]:
             "(target <= 2)"]
 
 
+TRAINING_PICTURES = 40  # pictures of a GAN job (two classes)
+
+
+def synthetic_pictures(folder: Path, classes: int, per_class: int, side: int) -> Path:
+    """A folder of class subfolders of noisy striped colour pictures, `side` pixels a side."""
+    rng = np.random.default_rng(0)
+    for k in range(classes):
+        (folder / f"class-{k}").mkdir(parents=True)
+        colour = rng.uniform(30, 220, 3)
+        for i in range(per_class):
+            stripes = (np.sin(np.arange(side) * rng.uniform(0.2, 0.8)) * 40)[None, :, None]
+            pixels = np.clip(colour + stripes + rng.normal(0, 12, (side, side, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(folder / f"class-{k}" / f"{i}.png")
+    return folder
+
+
+def finished_job(job_id: str, root: Path, timeout_s: float = 600) -> jobs.Job:
+    deadline = time.monotonic() + timeout_s
+    while (job := jobs.status(job_id, root / "jobs")).status == "running":
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"job {job_id} did not finish in {timeout_s:.0f} s")
+        time.sleep(0.2)
+    return job
+
+
+def gan_job_rows(root: Path, size: int, minutes: float = 1.0) -> tuple[float, float]:
+    """(seconds from Start to the first sample grid, steps a second) of a GAN job at `size` pixels."""
+    data = synthetic_pictures(root / f"gan-{size}", 2, TRAINING_PICTURES // 2, size + size // 2)
+    started = time.monotonic()
+    job = jobs.start(data, "gan", size, minutes, root / "jobs", root / "models")
+    first_grid = None
+    while (job := jobs.status(job.id, root / "jobs")).status == "running":
+        if first_grid is None and job.samples is not None:
+            first_grid = time.monotonic() - started
+        time.sleep(0.2)
+    records = [r for r in job.losses if r.get("elapsed_s")]
+    steps_per_s = (records[-1]["step"] - records[0]["step"]) / (records[-1]["elapsed_s"] - records[0]["elapsed_s"])
+    return first_grid if first_grid is not None else float("nan"), steps_per_s
+
+
+def training_rows() -> list[str]:
+    """The Train tab's jobs, measured as printed lines."""
+    root = Path(tempfile.mkdtemp(prefix="studio-benchmark-training-"))
+    try:
+        lines = []
+        for size in (32, 64):
+            first_grid, steps_per_s = gan_job_rows(root, size)
+            lines.append(f"training a GAN at {size}x{size}: first sample grid {first_grid:.1f} s after Start, "
+                         f"{steps_per_s:.1f} steps a second")
+        data = synthetic_pictures(root / "classifier", 3, 30, 96)
+        started = time.monotonic()
+        job = finished_job(jobs.start(data, "classifier", 32, 1, root / "jobs", root / "models").id, root)
+        accuracy = job.losses[-1].get("val_accuracy") if job.losses else None
+        lines.append(f"training a classifier, 3 classes of 30 pictures: {time.monotonic() - started:.1f} s from "
+                     f"Start to the exported model (held-out accuracy {accuracy})")
+        return lines
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def benchmark_app() -> gr.Blocks:
     """The studio with two endpoints of the benchmark's own: /floor answers a fixed image of a sample's size
     (the framework's floor) and /sample_unbatched is /sample without Gradio's batching."""
@@ -229,8 +289,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--photo-calls", type=int, default=20,
                         help="API calls and model repetitions for the inpainting and texture rows")
     parser.add_argument("--live-only", action="store_true", help="measure the live-preview rows alone")
+    parser.add_argument("--training-only", action="store_true", help="measure the Train tab's jobs alone")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.training_only:
+        print("\n".join(training_rows()))
+        return
     if args.live_only:
         demo = benchmark_app()
         url = launch_on_free_port(demo)
@@ -330,6 +394,7 @@ def main(argv: list[str] | None = None) -> None:
           f"16-step interpolation {1000 * by_name['model only: texture VAE interpolate, 16 steps at 64x64']:.0f} ms "
           "(target <= 100)")
     print("\n".join(live_lines))
+    print("\n".join(training_rows()))
 
 
 if __name__ == "__main__":

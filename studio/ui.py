@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 from gradio.components.image_editor import AcceptBlobs, EditorData
-from gradio.data_classes import FileData, ImageData
+from gradio.data_classes import FileData, ImageData, ListFiles
 from gradio_client.utils import is_http_url_like
 from PIL import Image
 from pydantic import model_validator
@@ -65,6 +65,7 @@ input[type=range] { touch-action: pan-y; }
 .image-editor-block .pixi-target { left: 52px !important; width: calc(100% - 52px) !important; }
 .direction-slider label span { white-space: nowrap; }
 .live-base { display: none !important; }  /* parameters the page sends with a live preview (browser.js) */
+.train-progress + progress { width: 100%; height: 12px; }
 .direction-row { flex-wrap: nowrap !important; }
 .direction-row > * { min-width: 0 !important; }
 /* WCAG AA: text at least 4.5:1 on its background (Gradio's orange gives 2.8 to 3.6, its slider ends 1.9) */
@@ -217,14 +218,32 @@ class FileInput(AdmitsFiles, gr.File):
     """A gr.File (one file) for studio PNGs and GIFs to read parameters from (restore, PNG info)."""
 
     holds_images = False
+    payload_model: type = MetaOptionalFileData  # what a request's payload is read as
 
     @property
     def data_model(self) -> type:
-        return MetaOptionalFileData
+        return self.payload_model
 
     @data_model.setter
     def data_model(self, value: type) -> None:
         """gr.File sets its own in __init__ (an __init__ here would hide its parameters from Gradio's config)."""
+
+
+class MetaOptionalFiles(ListFiles):
+    """Several files, each taken as MetaOptionalFileData is."""
+
+    root: list[MetaOptionalFileData]
+
+
+class FilesInput(FileInput):
+    """A gr.File of several files (zips and pictures for training): the handler receives the admitted paths."""
+
+    payload_model = MetaOptionalFiles
+
+    def open_admitted(self, payload: Any, sources: list[Path | bytes]) -> list[str]:
+        if any(isinstance(source, bytes) for source in sources):
+            raise InvalidRequestError("Upload the files: inline data is not taken here.")
+        return [str(source) for source in sources]
 
 
 EDITOR_MAX_LAYERS = 8
@@ -312,6 +331,15 @@ class Restorer(NamedTuple):
     outputs: list[gr.components.Component]
 
 
+class ModelList(NamedTuple):
+    """A tab's model dropdown and what fills it (`model_choices(tasks, default)`), refreshed when a model is
+    trained or deleted."""
+
+    dropdown: gr.Dropdown
+    tasks: tuple[str, ...]
+    default: str
+
+
 class TabParts(NamedTuple):
     """What a tab gives the app to wire across tabs."""
 
@@ -319,6 +347,7 @@ class TabParts(NamedTuple):
     made: list[tuple[Any, gr.Image]]  # (event, result image): each success puts the image in the history
     restorer: Restorer
     receivers: dict[str, tuple[Callable, gr.components.Component]]  # target name -> (image -> value, component)
+    models: ModelList | None = None  # its model dropdown, where trained models may appear
 
 
 def received_image(image: Image.Image | None) -> Image.Image:

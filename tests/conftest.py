@@ -50,6 +50,22 @@ def synthetic_dtd(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def two_class_pictures(tmp_path_factory) -> Path:
+    """40 small RGB pictures in two class folders (stone, wood): colour fields with noise, for training runs."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("pictures")
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        name = ("stone", "wood")[i % 2]
+        (root / name).mkdir(exist_ok=True)
+        base = np.array([[120, 110, 100], [150, 90, 40]][i % 2])
+        image = np.clip(base + rng.normal(0, 30, (40, 40, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(image).save(root / name / f"{i}.png")
+    return root
+
+
+@pytest.fixture(scope="session")
 def outputs_dir(tmp_path_factory) -> Path:
     """The outputs folder of the app under test."""
     return tmp_path_factory.mktemp("outputs")

@@ -1,4 +1,15 @@
-"""`python -m models.train {classifier,gan,cgan,vae,inpaint,texture,texgan,texvae} [options]`."""
+"""`python -m models.train {classifier,gan,cgan,vae,inpaint,texture,texgan,texvae,texture-head} [options]`.
+
+SIGTERM or SIGINT stop the texture trainers (texgan, texvae, texture-head) with their checkpoint saved and their
+model exported (exit status 0); the same --run-dir resumes.
+
+texgan and texvae also run as several processes with DistributedDataParallel, one per GPU (NCCL; gloo on the CPU):
+`torchrun --nproc-per-node N -m models.train texgan ...`, and on several machines `torchrun --nnodes M
+--node-rank I --nproc-per-node N --master-addr HOST --master-port PORT -m models.train texgan ...` (the same
+command on each machine, I = 0..M-1, HOST the address of machine 0). Each process draws its own batches of
+--batch-size, so the global batch is --batch-size x processes; rank 0 alone writes the checkpoint, stats, samples
+and export (RUN_DIR on machine 0; --data is read on every machine), every rank resumes from it, and a SIGTERM
+to any rank stops them all."""
 
 from __future__ import annotations
 
@@ -9,10 +20,13 @@ from pathlib import Path
 import torch
 
 from models.device import DEVICE_CHOICES
-from models.train import classifier, gan, inpaint, texgan, texture, texvae, vae
+from models.errors import InvalidRequestError
+from models.train import classifier, gan, inpaint, texgan, texture, texture_head, texvae, vae
+from models.train.common import distributed
 
 TRAINERS = {"classifier": classifier, "gan": gan, "cgan": gan, "vae": vae, "inpaint": inpaint, "texture": texture,
-            "texgan": texgan, "texvae": texvae}
+            "texgan": texgan, "texvae": texvae, "texture-head": texture_head}
+DISTRIBUTED = ("texgan", "texvae")  # the trainers that run under torchrun (DistributedDataParallel)
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -31,11 +45,17 @@ def main(argv: list[str] | None = None) -> Path:
         p.add_argument("--checkpoint-minutes", type=float, default=3.0)
         module.add_arguments(p)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
-    return TRAINERS[args.kind].train(args)
+    with distributed(args.device, supported=args.kind in DISTRIBUTED) as process:  # one process: no-op
+        rank = f"rank {process.rank} " if process.world > 1 else ""
+        logging.basicConfig(level=logging.INFO if process.rank == 0 else logging.WARNING,
+                            format=f"%(asctime)s {rank}%(name)s: %(message)s")
+        return TRAINERS[args.kind].train(args)
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except InvalidRequestError as error:  # unusable training data: the sentence, not a traceback
+        raise SystemExit(str(error)) from None

@@ -18,6 +18,7 @@ from studio.outputs import file_stem
 from studio.ui import (
     BATCH_SIZE,
     FileInput,
+    ModelList,
     Restorer,
     StudioImage,
     TabParts,
@@ -376,4 +377,5 @@ def build(demo: gr.Blocks) -> TabParts:
                  api_visibility="private")
     return TabParts(send=send, made=[(event, image) for event in made],
                     restorer=animation.with_options(Restorer("conditional", restore, restored_outputs),
-                                                    morph_animation.controls), receivers={})
+                                                    morph_animation.controls), receivers={},
+                    models=ModelList(model, (conditional.TASK, texgen.TASK), DEFAULT_MODEL))

@@ -17,6 +17,7 @@ from studio.images import cell_image, grid_image
 from studio.ui import (
     BATCH_SIZE,
     FileInput,
+    ModelList,
     Restorer,
     StudioImage,
     TabParts,
@@ -274,4 +275,4 @@ def build(demo: gr.Blocks) -> TabParts:
     return TabParts(send=send, made=[(event, image) for event in made],
                     restorer=animation.with_options(Restorer("latent", restore, [*controls, image]),
                                                     animation_controls, read_animation),
-                    receivers={})
+                    receivers={}, models=ModelList(model, (sampling.TASK, texgen.TASK), DEFAULT_MODEL))

@@ -12,6 +12,7 @@ from studio import pnginfo
 from studio.images import heat_overlay
 from studio.ui import (
     ImageInput,
+    ModelList,
     Restorer,
     StudioImage,
     TabParts,
@@ -163,4 +164,5 @@ def build(demo: gr.Blocks) -> TabParts:
     wire_cancel(cancel, [mapped])
     return TabParts(send=send, made=[(event, heat) for event in made],
                     restorer=Restorer("texture", restore, [model, image, restored_label]),
-                    receivers={"Texture": (received_image, image)})
+                    receivers={"Texture": (received_image, image)},
+                    models=ModelList(model, (texture.TASK,), DEFAULT_MODEL))

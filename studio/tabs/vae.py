@@ -20,6 +20,7 @@ from studio.outputs import file_stem
 from studio.ui import (
     FileInput,
     ImageInput,
+    ModelList,
     Restorer,
     SketchInput,
     StudioImage,
@@ -361,4 +362,5 @@ def build(demo: gr.Blocks) -> TabParts:
                     restorer=animation.with_options(Restorer("vae", restore, restored_outputs),
                                                     path_animation.controls),
                     receivers={"VAE slot A": (received_image, slots["A"]),
-                               "VAE slot B": (received_image, slots["B"])})
+                               "VAE slot B": (received_image, slots["B"])},
+                    models=ModelList(model, vae.TASKS, DEFAULT_MODEL))

@@ -1,0 +1,307 @@
+"""Train: an artist's pictures (a zip or images; class subfolders make classes) become a colour GAN, a colour VAE
+or a classifier on the texture network. Training runs in a process of its own (`models.jobs`); this tab starts,
+watches (progress, losses, samples, log), stops and resumes it, and the finished model appears in every tab
+that fits it."""
+
+from __future__ import annotations
+
+import html
+import secrets
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from models import jobs, registry
+from models.data import uploads
+from models.errors import InvalidRequestError
+from studio.images import upscale
+from studio.ui import FilesInput, StudioImage, user_errors
+
+FAMILIES = {"gan": "GAN: makes new pictures like yours", "vae": "VAE: blends between your pictures",
+            "classifier": "Classifier: names your classes (on the texture network, seconds)"}
+POLL_S = 2.0  # how often the page asks how the job is doing
+MINUTES_RANGE = (0.5, 120)
+DEFAULT_MINUTES = 5
+LOSS_POINTS = 400  # points of each loss curve shown at most
+LOG_LINES = 8  # the log's last lines shown (the job's log.txt has them all)
+
+
+class Places(NamedTuple):
+    """Where training keeps its datasets and jobs, and where finished models go; `allowed` is False on a public
+    studio (Spaces, --share, a network address) unless --allow-training was given."""
+
+    jobs_root: Path
+    models_dir: Path
+    allowed: bool
+
+
+class TrainParts(NamedTuple):
+    """What the app wires across tabs: events after which the list of models may have changed."""
+
+    models_changed: list
+
+
+def refuse_unless_allowed(places: Places) -> None:
+    if not places.allowed:
+        raise InvalidRequestError("Training is off on this public studio (start it with --allow-training to "
+                                  "turn it on).")
+
+
+def dataset_summary(dataset: uploads.Dataset, family: str, size: int) -> str:
+    """The counts per class, what was skipped and why, and warnings for the chosen family, for people."""
+    counts = ", ".join(f"{name} {count}" for name, count in dataset.counts.items())
+    lines = [f"**{sum(dataset.counts.values())} pictures** in {len(dataset.counts)} "
+             f"{'class' if len(dataset.counts) == 1 else 'classes'}: {counts}."]
+    if dataset.skipped:
+        shown = "; ".join(f"{name}: {reason}" for name, reason in dataset.skipped[:10])
+        more = f" (and {len(dataset.skipped) - 10} more)" if len(dataset.skipped) > 10 else ""
+        lines.append(f"Skipped {len(dataset.skipped)}: {shown}{more}")
+    lines += [f"⚠ {warning}" for warning in dataset.check(family, size)]
+    return "  \n".join(lines)
+
+
+def new_dataset_dir(places: Places) -> Path:
+    """A dataset folder named by the studio (never by the upload)."""
+    return places.jobs_root / "datasets" / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+
+
+def prepare(places: Places, paths: list[str] | None, family: str, size: int):
+    """An upload became a dataset folder: its path (kept in the session), the summary and a contact sheet."""
+    refuse_unless_allowed(places)
+    if not paths:
+        return None, "", None
+    jobs.remove_unused_datasets(places.jobs_root)
+    dataset = uploads.ingest([Path(p) for p in paths], new_dataset_dir(places))
+    return str(dataset.root), dataset_summary(dataset, family, size), Image.fromarray(dataset.contact_sheet())
+
+
+def status_record(job: jobs.Job) -> dict:
+    """A job's state for the API (and the page): plain values only."""
+    last = {key: value for key, value in (job.losses[-1] if job.losses else {}).items()
+            if isinstance(value, int | float | str)}
+    return {"job_id": job.id, "family": job.family, "status": job.status, "step": job.step,
+            "total_steps": job.total_steps, "fraction": round(job.fraction, 4), "elapsed_s": round(job.elapsed_s, 1),
+            "eta_s": None if job.eta_s is None else round(job.eta_s, 1), "model_id": job.model_id,
+            "exported": job.exported, "error": job.error, "last": last}
+
+
+def progress_html(job: jobs.Job | None) -> str:
+    if job is None:
+        return '<p class="train-progress">No training yet.</p>'
+    percent = round(100 * job.fraction)
+    eta = f", about {format_seconds(job.eta_s)} left" if job.status == "running" and job.eta_s else ""
+    state = {"running": "Training", "stopped": "Stopped", "finished": "Finished", "failed": "Failed"}[job.status]
+    made = f" The model <code>{job.model_id}</code> is ready in the tabs that fit it." if job.exported else ""
+    error = f" {job.error}" if job.error else ""
+    return (f'<p class="train-progress" role="status">{state}: step {job.step}, {percent}% of the run{eta}.'
+            f"{made}{error}</p>{held_out_html(job)}"
+            f'<progress max="100" value="{percent}" aria-label="Training progress">{percent}%</progress>')
+
+
+def held_out_html(job: jobs.Job | None) -> str:
+    """A finished classifier's held-out accuracy per class and its confusion matrix, as a table."""
+    last = job.losses[-1] if job is not None and job.losses else {}
+    classes, confusion = last.get("classes"), last.get("confusion")
+    if job is None or job.family != "classifier" or not classes or not confusion:
+        return ""
+    recall = last.get("per_class_accuracy") or {}
+    header = "".join(f'<th scope="col">{html.escape(str(name))}</th>' for name in classes)
+    rows = "".join(
+        f'<tr><th scope="row">{html.escape(str(name))}</th>' + "".join(f"<td>{count}</td>" for count in counts)
+        + f"<td>{100 * float(recall.get(name, 0)):.0f}%</td></tr>"
+        for name, counts in zip(classes, confusion, strict=False))
+    accuracy = 100 * float(last.get("val_accuracy", 0))
+    return (f"<p>Held out ({last.get('held_out_images', '?')} pictures): {accuracy:.0f}% right. Rows: the true "
+            "class; columns: what the classifier said.</p>"
+            f'<table class="train-confusion"><tr><th></th>{header}<th scope="col">right</th></tr>{rows}</table>')
+
+
+def format_seconds(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+
+def loss_frame(job: jobs.Job | None) -> pd.DataFrame | None:
+    """The job's losses (and held-out accuracy) as long-form rows for the line plot; None before the first (a plot
+    first drawn with rows of other series would not draw these)."""
+    rows = [{"step": record["step"], "series": key, "value": float(value)}
+            for record in (job.losses[-LOSS_POINTS:] if job else [])
+            for key, value in record.items()
+            if key.startswith(("loss", "kl", "val_")) and isinstance(value, int | float)]
+    return pd.DataFrame(rows) if rows else None
+
+
+def samples_image(job: jobs.Job | None) -> Image.Image | None:
+    """The trainer's latest sample grid, blown up by a whole number so small pictures stay crisp."""
+    if job is None or job.samples is None or not Path(job.samples).exists():
+        return None
+    with Image.open(job.samples) as grid:
+        pixels = np.asarray(grid.convert("RGB"))
+    return upscale(pixels, max(1, 512 // max(pixels.shape[:2])))
+
+
+def shown_job(places: Places, job_id: str | None) -> jobs.Job | None:
+    """The session's job, else the one running, else the newest (a reloaded page finds its job again; a job
+    whose folder was removed meanwhile is forgotten)."""
+    if job_id:
+        try:
+            return jobs.status(job_id, places.jobs_root)
+        except InvalidRequestError:
+            pass
+    running = jobs.running_job(places.jobs_root)
+    if running is not None:
+        return running
+    every = jobs.jobs(places.jobs_root)  # newest first
+    return every[0] if every else None
+
+
+def view(job: jobs.Job | None) -> tuple:
+    """Job id, progress, losses, samples, log and which buttons work, for a job (or none)."""
+    running = job is not None and job.status == "running"
+    resumable = job is not None and job.status == "stopped"
+    log_lines = "\n".join(job.log_tail.splitlines()[-LOG_LINES:]) if job else ""
+    return (job.id if job else None, progress_html(job), loss_frame(job), samples_image(job), log_lines,
+            gr.Button(interactive=not running), gr.Button(interactive=running), gr.Button(interactive=resumable))
+
+
+def user_model_choices() -> list[str]:
+    return sorted(c.id for c in registry.checkpoints() if c.user)
+
+
+def build(places: Places) -> TrainParts:
+    gr.Markdown("Train a small model on your own pictures: a zip (class subfolders make classes, or one zip per "
+                "class) or pictures. Training runs on this computer in a process of its own: you can close the "
+                "page and come back. The finished model appears in the Latent sampling, VAE or Texture tab.")
+    if not places.allowed:
+        gr.Markdown("**Training is off on this public studio.** Whoever runs it can turn it on with "
+                    "`--allow-training`.")
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            upload = FilesInput(label="Your pictures: zip files or images", file_count="multiple",
+                                file_types=[".zip", ".png", ".jpg", ".jpeg", ".webp"], type="filepath",
+                                height=140, interactive=places.allowed)
+            family = gr.Radio([(label, key) for key, label in FAMILIES.items()], value="gan", label="What to train")
+            size = gr.Radio(list(jobs.allowed_sizes()), value=32, label="Picture size (pixels a side; GAN and VAE)")
+            minutes = gr.Slider(*MINUTES_RANGE, value=DEFAULT_MINUTES, step=0.5, label="Minutes to train",
+                                info="A GAN shows shapes after a few minutes and keeps improving for hours.")
+            with gr.Row():
+                start = gr.Button("Start training", variant="primary", interactive=places.allowed)
+                stop = gr.Button("Stop", variant="stop", interactive=False)
+                resume = gr.Button("Resume", interactive=False)
+            summary = gr.Markdown()
+            sheet = StudioImage(label="A sample of your pictures", type="pil", format="png", interactive=False,
+                                height=220, alt_text="Thumbnails of the uploaded pictures")
+        with gr.Column(scale=2, min_width=320, elem_id="train-result", elem_classes="result-column"):
+            progress = gr.HTML(progress_html(None))
+            plot = gr.LinePlot(None, x="step", y="value", color="series", label="Losses",
+                               height=260)
+            samples = StudioImage(label="Samples from the model so far", type="pil", format="png",
+                                  interactive=False, elem_classes=["crisp", "whole-pixels"], height=360)
+            log_text = gr.Textbox(label="Log (its last lines)", lines=LOG_LINES, max_lines=LOG_LINES, interactive=False)
+            with gr.Row():
+                models = gr.Dropdown(user_model_choices(), value=None, label="Your models", scale=3)
+                delete = gr.Button("Delete model", variant="stop", scale=1)
+    dataset = gr.State(None)  # the dataset folder of the upload (made by the studio)
+    job_id = gr.State(None)
+    kept_job = gr.BrowserState(None, storage_key="studio-training-job")
+    timer = gr.Timer(POLL_S, active=places.allowed)
+    shown = [job_id, progress, plot, samples, log_text, start, stop, resume]
+
+    @user_errors
+    def on_upload(paths, family_value, size_value):
+        return prepare(places, paths, family_value, int(size_value))
+
+    @user_errors
+    def on_start(folder, family_value, size_value, minutes_value):
+        refuse_unless_allowed(places)
+        if folder is None:
+            raise InvalidRequestError("Upload your pictures first.")
+        job = jobs.start(Path(folder), family_value, int(size_value), float(minutes_value), places.jobs_root,
+                         places.models_dir)
+        return (*view(job), job.id)
+
+    @user_errors
+    def on_poll(current, kept):
+        job = shown_job(places, current or kept)
+        if job is not None and job.exported and not registry.has(job.model_id):
+            registry.refresh()  # a model the job just exported: every fitting tab lists it now
+        return (*view(job), job.id if job else kept)
+
+    @user_errors
+    def on_stop(current):
+        refuse_unless_allowed(places)
+        return view(jobs.stop(current, places.jobs_root))
+
+    @user_errors
+    def on_resume(current, minutes_value):
+        refuse_unless_allowed(places)
+        return view(jobs.resume(current, places.jobs_root, float(minutes_value)))
+
+    @user_errors
+    def on_delete(model_id):
+        refuse_unless_allowed(places)
+        if not model_id:
+            raise InvalidRequestError("Choose one of your models first.")
+        registry.delete_user_model(model_id)
+        gr.Info(f"Deleted {model_id}.")
+        return gr.Dropdown(choices=user_model_choices(), value=None)
+
+    upload.change(on_upload, [upload, family, size], [dataset, summary, sheet], api_visibility="private")
+    gr.on([family.change, size.change], lambda folder, family_value, size_value: gr.skip() if folder is None else
+          dataset_summary(uploads.Dataset.read(Path(folder)), family_value, int(size_value)),
+          [dataset, family, size], summary, api_visibility="private")
+    started = start.click(on_start, [dataset, family, size, minutes], [*shown, kept_job], api_visibility="private")
+    polled = timer.tick(on_poll, [job_id, kept_job], [*shown, kept_job], api_visibility="private",
+                        queue=False, show_progress="hidden")
+    stopped = stop.click(on_stop, job_id, shown, api_visibility="private")
+    resumed = resume.click(on_resume, [job_id, minutes], shown, api_visibility="private")
+    deleted = delete.click(on_delete, models, models, api_visibility="private")
+    for event in (polled, started):
+        event.success(lambda chosen: gr.Dropdown(choices=user_model_choices(), value=chosen), models, models,
+                      api_visibility="private", queue=False, show_progress="hidden")
+    api(places)
+    return TrainParts(models_changed=[polled, deleted, started, stopped, resumed])
+
+
+def api(places: Places) -> None:
+    """/train_start, /train_status, /train_stop and /train_resume for scripts (gradio_client)."""
+
+    @user_errors
+    def train_start(paths: list[str] | None, family: str = "gan", size: float = 32,
+                    minutes: float = DEFAULT_MINUTES) -> dict:
+        """Pictures (zips or images) -> a training job of `family` ("gan", "vae" or "classifier")."""
+        folder, _, _ = prepare(places, paths, family, int(size))
+        if folder is None:
+            raise InvalidRequestError("Send at least one zip or picture.")
+        return status_record(jobs.start(Path(folder), family, int(size), float(minutes), places.jobs_root,
+                                        places.models_dir))
+
+    @user_errors
+    def train_status(job_id: str) -> dict:
+        return status_record(jobs.status(job_id, places.jobs_root))
+
+    @user_errors
+    def train_stop(job_id: str) -> dict:
+        refuse_unless_allowed(places)
+        return status_record(jobs.stop(job_id, places.jobs_root))
+
+    @user_errors
+    def train_resume(job_id: str, minutes: float = DEFAULT_MINUTES) -> dict:
+        refuse_unless_allowed(places)
+        return status_record(jobs.resume(job_id, places.jobs_root, float(minutes)))
+
+    files = FilesInput(file_count="multiple", type="filepath", visible=False)
+    job = gr.Textbox(visible=False)
+    more = gr.Number(DEFAULT_MINUTES, visible=False)
+    answer = gr.JSON(visible=False)
+    hidden = gr.Button(visible=False)
+    hidden.click(train_start, [files, gr.Textbox("gan", visible=False), gr.Number(32, visible=False), more],
+                 answer, api_name="train_start")
+    hidden.click(train_status, job, answer, api_name="train_status", queue=False)
+    hidden.click(train_stop, job, answer, api_name="train_stop")
+    hidden.click(train_resume, [job, more], answer, api_name="train_resume")
