@@ -85,7 +85,8 @@ def training_places(args: argparse.Namespace):
     """Where the Train tab keeps jobs and models, and whether visitors may train."""
     from studio.tabs.train import Places
 
-    return Places(args.jobs.resolve(), args.models.resolve(), allowed=args.allow_training or not is_public(args))
+    return Places(args.jobs.resolve(), args.models.resolve(), allowed=args.allow_training or not is_public(args),
+                  local=not is_public(args))
 
 
 def stop_serving(signum, frame) -> None:

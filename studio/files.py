@@ -79,6 +79,21 @@ def admitted_roots() -> list[Path]:
     return [cache_dir(), work_dir()]
 
 
+def admitted_folder(path: object, local: bool) -> Path:
+    """A folder on this machine named in a request: only on a studio nobody else reaches (`local`: not on
+    Spaces, behind --share or on a network address), where the person asking is the machine's user; refused
+    everywhere else with the same sentence as a file outside the studio's folders."""
+    try:
+        resolved = Path(os.fspath(path)).expanduser().resolve(strict=True)
+        admitted = local and resolved.is_dir()
+    except (OSError, RuntimeError, TypeError, ValueError):
+        admitted = False
+    if not admitted:
+        log.info("refused a request naming a folder")
+        raise NotUploadedError() if not local else InvalidRequestError("That folder does not exist here.")
+    return resolved
+
+
 def admitted_path(path: object) -> Path:
     """The resolved path of a file a request named, if the studio may open it (an upload, a cached result or
     a file the app made); NotUploadedError otherwise. An admitted file is marked as used, so the cache

@@ -303,3 +303,24 @@ def test_uploads_no_job_used_are_removed_after_a_day_and_used_ones_kept(tmp_path
         os.utime(folder, (old, old))
     assert jobs.remove_unused_datasets(jobs_root) == 1
     assert used.exists() and fresh.exists() and not unused.exists()
+
+
+def test_a_local_folder_is_ingested_with_its_subfolders_as_classes_and_only_on_a_local_studio(tmp_path):
+    from studio import files
+
+    folder = tmp_path / "my textures"
+    for name, count in (("Rough Stone", 3), ("wood", 2)):
+        (folder / name).mkdir(parents=True)
+        for i in range(count):
+            (folder / name / f"{i}.png").write_bytes(png_bytes(seed=i))
+    (folder / "loose.png").write_bytes(png_bytes())
+    (folder / ".hidden.png").write_bytes(png_bytes())
+    (folder / "notes.txt").write_text("not a picture")
+    (folder / "wood" / "link.png").symlink_to(folder / "loose.png")
+    chosen = files.admitted_folder(str(folder), local=True)
+    dataset = uploads.ingest([chosen], tmp_path / "dataset")
+    assert dataset.counts == {"images": 1, "rough-stone": 3, "wood": 2}
+    with pytest.raises(files.NotUploadedError):
+        files.admitted_folder(str(folder), local=False)  # a public studio never opens the server's folders
+    with pytest.raises(uploads.InvalidRequestError, match="does not exist"):
+        files.admitted_folder(str(tmp_path / "nowhere"), local=True)

@@ -113,19 +113,22 @@ class Dataset:
 
 
 def ingest(sources: list[Path], dest: Path) -> Dataset:
-    """Write the images of `sources` (zip files and image files the app admitted) under `dest/images/<class>/`
-    and return the dataset. A zip over the caps raises UploadError before anything is extracted or written;
-    an unusable file is skipped and listed with its reason."""
+    """Write the images of `sources` (zip files and image files the app admitted, or a folder on a studio only
+    this machine reaches: its subfolders are classes) under `dest/images/<class>/` and return the dataset. A
+    zip or folder over the caps raises UploadError before anything is read or written; an unusable file is
+    skipped and listed with its reason."""
     dest = Path(dest)
     root = dest / "images"
     if root.exists() and any(root.iterdir()):
         raise FileExistsError(f"{root} already holds a dataset")
     sources = [Path(source) for source in sources]
-    zips = [source for source in sources if _is_zip(source)]
-    loose = [source for source in sources if source not in zips]
+    folders = [source for source in sources if source.is_dir()]
+    zips = [source for source in sources if _is_zip(source) and source not in folders]
+    loose = [source for source in sources if source not in zips and source not in folders]
     skipped: list[tuple[str, str]] = []
     plans = [_plan_zip(source, skipped) for source in zips]
-    _check_caps(plans, len(loose))
+    folder_files = [_plan_folder(folder) for folder in folders]
+    _check_caps(plans, len(loose) + sum(len(files) for files in folder_files))
 
     counts: dict[str, int] = {}
 
@@ -147,13 +150,17 @@ def ingest(sources: list[Path], dest: Path) -> Dataset:
         picture.save(buffer, format="PNG")
         write_atomically(root / class_name / f"{counts[class_name]:06d}.png", buffer.getvalue(), durable=False)
 
-    names = _class_names([raw for plan in plans if plan for _, raw in plan])
+    names = _class_names([raw for plan in plans if plan for _, raw in plan]
+                         + [raw for files in folder_files for _, raw in files])
     for source, plan in zip(zips, plans, strict=True):
         if plan is None:
             continue
         with zipfile.ZipFile(source) as archive:
             for info, raw in plan:
                 add(names[raw], _shown(info.filename), lambda info=info, archive=archive: _read_entry(archive, info))
+    for files in folder_files:
+        for path, raw in files:
+            add(names[raw], _shown(path.name), lambda path=path: _read_file(path))
     for index, source in enumerate(loose, 1):
         shown = _shown(source.name) or f"file {index}"
         if source.suffix.lower() not in IMAGE_SUFFIXES:
@@ -192,6 +199,28 @@ def _not_an_image() -> str:
 
 def _too_large_file() -> str:
     return f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
+
+
+def _plan_folder(folder: Path) -> list[tuple[Path, str]]:
+    """The pictures of a folder on this machine, each with its class (its first subfolder, or LOOSE_CLASS for a
+    picture directly in the folder); hidden files and links are left out. More than MAX_FILES is refused."""
+    found: list[tuple[Path, str]] = []
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder).parts
+        if any(part.startswith(".") for part in relative) or path.is_symlink() or not path.is_file():
+            continue
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        found.append((path, relative[0] if len(relative) > 1 else LOOSE_CLASS))
+        if len(found) > MAX_FILES:
+            raise UploadError(f"The folder holds more than {MAX_FILES} images; the studio takes up to {MAX_FILES}.")
+    return found
+
+
+def _read_file(path: Path) -> bytes:
+    """A file's bytes, never more than MAX_UPLOAD_BYTES + 1 whatever its size says."""
+    with open(path, "rb") as file:
+        return file.read(MAX_UPLOAD_BYTES + 1)
 
 
 def _is_zip(path: Path) -> bool:

@@ -19,6 +19,7 @@ from PIL import Image
 from models import jobs, registry
 from models.data import uploads
 from models.errors import InvalidRequestError
+from studio import files
 from studio.images import upscale
 from studio.ui import FilesInput, StudioImage, user_errors
 
@@ -33,11 +34,13 @@ LOG_LINES = 8  # the log's last lines shown (the job's log.txt has them all)
 
 class Places(NamedTuple):
     """Where training keeps its datasets and jobs, and where finished models go; `allowed` is False on a public
-    studio (Spaces, --share, a network address) unless --allow-training was given."""
+    studio (Spaces, --share, a network address) unless --allow-training was given; `local` is True only on a
+    studio nobody else reaches, where a folder on this machine may be named."""
 
     jobs_root: Path
     models_dir: Path
     allowed: bool
+    local: bool = False
 
 
 class TrainParts(NamedTuple):
@@ -70,8 +73,9 @@ def new_dataset_dir(places: Places) -> Path:
     return places.jobs_root / "datasets" / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
 
 
-def prepare(places: Places, paths: list[str] | None, family: str, size: int):
-    """An upload became a dataset folder: its path (kept in the session), the summary and a contact sheet."""
+def prepare(places: Places, paths: list[str | Path] | None, family: str, size: int):
+    """An upload (or a local folder) became a dataset folder: its path (kept in the session), the summary and a
+    contact sheet."""
     refuse_unless_allowed(places)
     if not paths:
         return None, "", None
@@ -185,6 +189,11 @@ def build(places: Places) -> TrainParts:
             upload = FilesInput(label="Your pictures: zip files or images", file_count="multiple",
                                 file_types=[".zip", ".png", ".jpg", ".jpeg", ".webp"], type="filepath",
                                 height=140, interactive=places.allowed)
+            with gr.Row(visible=places.local and places.allowed):
+                folder = gr.Textbox(label="Or a folder on this computer", placeholder="/home/me/textures",
+                                    info="Its subfolders are the classes. Only on a studio nobody else reaches.",
+                                    scale=3)
+                use_folder = gr.Button("Use folder", scale=1)
             family = gr.Radio([(label, key) for key, label in FAMILIES.items()], value="gan", label="What to train")
             size = gr.Radio(list(jobs.allowed_sizes()), value=32, label="Picture size (pixels a side; GAN and VAE)")
             minutes = gr.Slider(*MINUTES_RANGE, value=DEFAULT_MINUTES, step=0.5, label="Minutes to train",
@@ -215,6 +224,11 @@ def build(places: Places) -> TrainParts:
     @user_errors
     def on_upload(paths, family_value, size_value):
         return prepare(places, paths, family_value, int(size_value))
+
+    @user_errors
+    def on_folder(path, family_value, size_value):
+        chosen = files.admitted_folder(path, places.local)
+        return prepare(places, [chosen], family_value, int(size_value))
 
     @user_errors
     def on_start(folder, family_value, size_value, minutes_value):
@@ -252,6 +266,8 @@ def build(places: Places) -> TrainParts:
         return gr.Dropdown(choices=user_model_choices(), value=None)
 
     upload.change(on_upload, [upload, family, size], [dataset, summary, sheet], api_visibility="private")
+    gr.on([use_folder.click, folder.submit], on_folder, [folder, family, size], [dataset, summary, sheet],
+          api_visibility="private")
     gr.on([family.change, size.change], lambda folder, family_value, size_value: gr.skip() if folder is None else
           dataset_summary(uploads.Dataset.read(Path(folder)), family_value, int(size_value)),
           [dataset, family, size], summary, api_visibility="private")
