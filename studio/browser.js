@@ -213,7 +213,7 @@
     record.seconds = (performance.now() - state.began) / 1000;
     record.error = state.error || null;
     if (state.error && !record.previews) {
-      setStatus(state.tab, `Live preview failed (${state.error}): the picture changes when the studio answers.`);
+      setStatus(state.tab, `No live preview: ${state.error}`);
     } else if (record.previews) {
       setStatus(state.tab, `Live preview: ${Math.round(record.previews / record.seconds)} pictures a second in the last drag.`);
     }

@@ -51,6 +51,8 @@ def test_a_bad_request_gets_its_own_sentence_and_the_others_their_pictures():
     assert "nope" in str(answers[2])
     assert all(isinstance(answer, Exception) for answer in answers[1:])
     assert all(str(answer).endswith(".") for answer in answers[1:])
+    large = latent.live_previews([latent_params(model_id="dtd10-texgan", size=live.MAX_TEXTURE_SIDE + 16)])[0]
+    assert isinstance(large, Exception) and "when you let go" in str(large)
 
 
 def test_the_morph_position_preview_is_the_blend_at_that_position():

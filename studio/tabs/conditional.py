@@ -187,8 +187,9 @@ def live_previews(params: list[dict]) -> list:
     """Pictures for live previews while the morph position is dragged (studio.live), as `blend` makes them."""
     return live.previews(
         params,
-        lambda p: blend_request(p["model_id"], p["class_a"], p["class_b"], p["seed"], p["psi"], p["position"],
-                                p.get("size", DEFAULT_SIZE), p.get("seamless", False)),
+        lambda p: live.check_texture_side(blend_request(
+            p["model_id"], p["class_a"], p["class_b"], p["seed"], p["psi"], p["position"],
+            p.get("size", DEFAULT_SIZE), p.get("seamless", False))),
         live.one_by_one(blend_pixels), lambda request, pixels: grid_image(pixels))
 
 

@@ -96,8 +96,9 @@ def live_previews(params: list[dict]) -> list:
     has no size and seamless controls)."""
     return live.previews(
         params,
-        lambda p: sample_request(p["model_id"], p["seed"], p["num_samples"], p["psi"], *p["directions"],
-                                 p.get("size", DEFAULT_SIZE), p.get("seamless", False)),
+        lambda p: live.check_texture_side(sample_request(
+            p["model_id"], p["seed"], p["num_samples"], p["psi"], *p["directions"], p.get("size", DEFAULT_SIZE),
+            p.get("seamless", False))),
         sample_many, lambda request, pixels: grid_image(pixels))
 
 
