@@ -44,6 +44,7 @@ CPU_SIZES = (32, 64)
 GPU_SIZES = (32, 64, 128)
 MIN_MINUTES, MAX_MINUTES = 0.1, 12 * 60
 CHECKPOINT_MINUTES = 1
+RUN_MARKER = "--- "  # starts the log's header line of each run (a start or a resume)
 SAMPLE_EVERY = 25  # steps between sample grids: the first shows within seconds on a CPU
 LOSS_RECORDS = 500  # stats.jsonl records a status carries
 LOG_LINES = 30
@@ -154,8 +155,8 @@ def stop(job_id: str, jobs_root: Path, wait_s: float = 0.0) -> Job:
     folder = _job_folder(job_id, jobs_root)
     with _lock:
         record = _read_record(folder)
-        if record["status"] == "running" and _alive(folder, record):
-            record["stop_requested"] = True
+        if record["status"] == "running" and not record.get("stop_requested") and _alive(folder, record):
+            record["stop_requested"] = True  # asked once: a second signal could cut the trainer's export short
             _write_record(folder, record)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(record["pid"], signal.SIGTERM)  # the trainer only: it ends its workers
@@ -278,7 +279,7 @@ def _launch(folder: Path, record: dict) -> None:
     then, so no reader sees a running job without one); a waiter thread records its exit code when it ends
     (status does without it after a restart)."""
     with open(folder / LOG_FILE, "ab") as log_file:
-        log_file.write(f"--- {_now()}: python {' '.join(record['argv'])}\n".encode())
+        log_file.write(f"{RUN_MARKER}{_now()}: python {' '.join(record['argv'])}\n".encode())
         log_file.flush()
         try:
             process = subprocess.Popen([sys.executable, *record["argv"]], cwd=REPO_ROOT, stdout=log_file,
@@ -334,9 +335,13 @@ def _alive(folder: Path, record: dict) -> bool:
 def _verdict(folder: Path, record: dict) -> dict:
     """The final status of a job whose process has ended: failed (an error exit, or a traceback in the log
     when the exit code is unknown), finished (exported, its budget done), or stopped (resumable)."""
-    code, log_text = record.get("exit_code"), _tail(folder / LOG_FILE)
+    code, log_text = record.get("exit_code"), _tail(folder / LOG_FILE).rsplit(RUN_MARKER, 1)[-1]  # this run's
     exported = (Path(record["models_dir"]) / record["model_id"] / MODEL_FILE).is_file()
     ended = {"ended": record.get("ended") or _now()}
+    if code is not None and code < 0 and not record.get("stop_requested"):
+        return {**ended, "status": "stopped", "error": f"The training process was killed (signal {-code}; often "
+                                                       "the machine ran out of memory). Resume continues from "
+                                                       "its last checkpoint."}
     if code in STOP_EXIT_CODES or (code is not None and code < 0):
         return {**ended, "status": "stopped"}
     if (code is not None and code > 0) or (code is None and "Traceback (most recent call last)" in log_text):

@@ -89,15 +89,26 @@ class CorruptModelError(ValueError):
     do not match their sha256 (a half-written or damaged export)."""
 
 
+_verified: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> sha256: a scan hashes a file once
+
+
 def verify_files(checkpoint: Checkpoint) -> None:
-    """Raise CorruptModelError unless every weight file of `checkpoint` exists and matches its sha256."""
+    """Raise CorruptModelError unless every weight file of `checkpoint` exists and matches its sha256 (a file
+    unchanged since it was last hashed, same size and time, is not read again)."""
     from models.loading import sha256_of  # models.loading imports this module
 
     for file in (checkpoint.weights, *checkpoint.extra_files.values()):
         path = checkpoint.path(file)
-        if not path.is_file():
-            raise CorruptModelError(f"its file {file.file} is missing")
-        if sha256_of(path) != file.sha256:
+        try:
+            if not path.is_file():
+                raise CorruptModelError(f"its file {file.file} is missing")
+            stat = path.stat()
+            key = (str(path), stat.st_size, stat.st_mtime_ns)
+            if key not in _verified:
+                _verified[key] = sha256_of(path)
+        except OSError as error:
+            raise CorruptModelError(f"its file {file.file} cannot be read ({type(error).__name__})") from error
+        if _verified[key] != file.sha256:
             raise CorruptModelError(f"its file {file.file} does not match the sha256 in {ENTRY_FILE}")
 
 

@@ -54,6 +54,16 @@ def client_key(request) -> str:
     return peer
 
 
+def from_this_machine(request) -> bool:
+    """Whether a request comes straight from this machine (a loopback address, through no proxy)."""
+    peer = request.client.host if request is not None and request.client else ""
+    try:
+        loopback = ipaddress.ip_address(peer).is_loopback
+    except ValueError:
+        loopback = False
+    return loopback and not request.headers.get("x-forwarded-for")
+
+
 def limit_queue(demo: gr.Blocks) -> None:
     """Refuse a request with BUSY_MESSAGE when MAX_QUEUE requests wait, or when its client already has
     MAX_WAITING_PER_CLIENT waiting: one client cannot make everyone else wait behind it."""

@@ -85,11 +85,12 @@ def test_a_zip_with_class_folders_is_ingested_safely(tmp_path):
 
 def test_flat_zips_make_a_class_each_and_loose_images_one(tmp_path):
     flat = [make_zip(tmp_path / name, {f"{i}.png": png_bytes(seed=i) for i in range(2)})
-            for name in ("Brick Wall.zip", "日本.zip")]
+            for name in ("Brick Wall.zip", "日本.zip", "brick wall!.zip", "images.zip")]
     loose = tmp_path / "photo.png"
     loose.write_bytes(png_bytes())
     dataset = uploads.ingest([*flat, loose], tmp_path / "data")
-    assert dataset.counts == {"brick-wall": 2, "class-1": 2, "images": 1}
+    # distinct upload names stay distinct classes, the loose pictures' class included
+    assert dataset.counts == {"brick-wall": 2, "brick-wall-2": 2, "class": 2, "images": 1, "images-2": 2}
 
 
 def test_a_zip_bomb_is_refused_before_extraction(tmp_path, monkeypatch):

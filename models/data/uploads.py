@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import os
 import re
 import stat
 import zipfile
@@ -33,6 +34,7 @@ from models.image_input import ImageInputError, centre_square, open_image
 log = logging.getLogger(__name__)
 
 MAX_FILES = 2000  # image files in one upload, all zips and loose images together
+MAX_FOLDER_ENTRIES = 20_000  # files a local folder's walk looks at, pictures or not
 MAX_UNCOMPRESSED_BYTES = 300 * 1024 * 1024  # all zips' declared uncompressed sizes together
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # one image file (a zip entry or a loose image)
 SHORT_SIDE = 256  # pictures are reduced so their shorter side is at most this
@@ -150,8 +152,12 @@ def ingest(sources: list[Path], dest: Path) -> Dataset:
         picture.save(buffer, format="PNG")
         write_atomically(root / class_name / f"{counts[class_name]:06d}.png", buffer.getvalue(), durable=False)
 
-    names = _class_names([raw for plan in plans if plan for _, raw in plan]
-                         + [raw for files in folder_files for _, raw in files])
+    has_loose = bool(loose) or any(raw is None for files in folder_files for _, raw in files)
+    names: dict[str | None, str] = {
+        **_class_names([raw for plan in plans if plan for _, raw in plan]
+                       + [raw for files in folder_files for _, raw in files if raw is not None],
+                       frozenset({LOOSE_CLASS}) if has_loose else frozenset()),
+        None: LOOSE_CLASS}
     for source, plan in zip(zips, plans, strict=True):
         if plan is None:
             continue
@@ -201,19 +207,27 @@ def _too_large_file() -> str:
     return f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
 
 
-def _plan_folder(folder: Path) -> list[tuple[Path, str]]:
-    """The pictures of a folder on this machine, each with its class (its first subfolder, or LOOSE_CLASS for a
-    picture directly in the folder); hidden files and links are left out. More than MAX_FILES is refused."""
-    found: list[tuple[Path, str]] = []
-    for path in sorted(folder.rglob("*")):
-        relative = path.relative_to(folder).parts
-        if any(part.startswith(".") for part in relative) or path.is_symlink() or not path.is_file():
-            continue
-        if path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
-        found.append((path, relative[0] if len(relative) > 1 else LOOSE_CLASS))
-        if len(found) > MAX_FILES:
-            raise UploadError(f"The folder holds more than {MAX_FILES} images; the studio takes up to {MAX_FILES}.")
+def _plan_folder(folder: Path) -> list[tuple[Path, str | None]]:
+    """The pictures of a folder on this machine, each with its class as the folder names it (its first
+    subfolder, or None for a picture directly in the folder: LOOSE_CLASS); hidden files and links are left out.
+    More than MAX_FILES is refused."""
+    found: list[tuple[Path, str | None]] = []
+    visited = 0
+    for top, dirs, names in os.walk(folder):  # lazily: a huge tree is refused before it is all listed
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            visited += 1
+            if visited > MAX_FOLDER_ENTRIES:
+                raise UploadError(f"The folder holds more than {MAX_FOLDER_ENTRIES} files; choose the folder of "
+                                  "your pictures itself.")
+            path = Path(top) / name
+            if name.startswith(".") or path.is_symlink() or path.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            relative = path.relative_to(folder).parts
+            found.append((path, relative[0] if len(relative) > 1 else None))
+            if len(found) > MAX_FILES:
+                raise UploadError(f"The folder holds more than {MAX_FILES} images; the studio takes up to "
+                                  f"{MAX_FILES}.")
     return found
 
 
@@ -305,17 +319,19 @@ def _check_caps(plans: list[list[tuple[zipfile.ZipInfo, str]] | None], loose: in
                           f"{MAX_UNCOMPRESSED_BYTES // 2**20} MB. Please send fewer or smaller pictures.")
 
 
-def _class_names(raw_names: list[str]) -> dict[str, str]:
-    """The upload's class names -> safe slugs; names with nothing left after sanitising become class-1, ..."""
+def _class_names(raw_names: list[str], reserved: frozenset[str] = frozenset()) -> dict[str, str]:
+    """The upload's class names -> safe slugs, distinct: names with nothing left after sanitising become
+    "class", and a slug already taken (or `reserved`) gets -2, -3, ..."""
     names: dict[str, str] = {}
-    unnamed = 0
     for raw in raw_names:
         if raw not in names:
-            word = class_slug(raw)
-            if not word:
-                unnamed += 1
-                word = f"class-{unnamed}"
-            names[raw] = word
+            word = class_slug(raw) or "class"
+            taken = set(names.values()) | reserved
+            unique, number = word, 1
+            while unique in taken:  # "Cats" and "cats" stay two classes: cats, cats-2
+                number += 1
+                unique = f"{word[:CLASS_NAME_LENGTH - 4]}-{number}"
+            names[raw] = unique
     return names
 
 

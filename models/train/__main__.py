@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
+import threading
 from pathlib import Path
 
 import torch
@@ -22,7 +24,7 @@ import torch
 from models.device import DEVICE_CHOICES
 from models.errors import InvalidRequestError
 from models.train import classifier, gan, inpaint, texgan, texture, texture_head, texvae, vae
-from models.train.common import distributed
+from models.train.common import STOP_SIGNALS, distributed
 
 TRAINERS = {"classifier": classifier, "gan": gan, "cgan": gan, "vae": vae, "inpaint": inpaint, "texture": texture,
             "texgan": texgan, "texvae": texvae, "texture-head": texture_head}
@@ -51,7 +53,13 @@ def main(argv: list[str] | None = None) -> Path:
         rank = f"rank {process.rank} " if process.world > 1 else ""
         logging.basicConfig(level=logging.INFO if process.rank == 0 else logging.WARNING,
                             format=f"%(asctime)s {rank}%(name)s: %(message)s")
-        return TRAINERS[args.kind].train(args)
+        handlers = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+        try:
+            return TRAINERS[args.kind].train(args)
+        finally:  # a trainer's Progress keeps its stop handlers through the export (see Progress.close)
+            if threading.current_thread() is threading.main_thread():
+                for number, handler in handlers.items():
+                    signal.signal(number, handler)
 
 
 if __name__ == "__main__":

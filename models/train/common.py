@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -350,11 +351,9 @@ class Progress:
         return write_atomically(self.run.run_dir / SAMPLES_FILE, buffer.getvalue())
 
     def close(self) -> None:
-        """Close the bar and give the signals back to their previous handlers."""
+        """Close the bar. The signal handlers stay until the trainer returns (models.train.__main__ gives them
+        back): a second Stop during the last save and the export must not cut them short."""
         self.bar.close()
-        for number, handler in self._handlers.items():
-            signal.signal(number, handler)
-        self._handlers = {}
 
 
 def _line_step(line: str) -> float:
@@ -458,9 +457,16 @@ def export_model(
     training_data: str = FASHION_MNIST_DATA,
     data: dict | None = None,
 ) -> Path:
-    """Write weights.safetensors (+ extra tensor files), the registry entry model.json (written last, so a
-    folder without it is an unfinished export) and the model card README.md. `data` is a `data_summary`."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write weights.safetensors (+ extra tensor files), the registry entry model.json and the model card
+    README.md. `data` is a `data_summary`. They are written to a hidden folder beside `out_dir` and swapped in
+    whole, so a model folder is never half old, half new (the registry skips hidden folders); a hand-written
+    card already in `out_dir` is kept."""
+    final_dir = out_dir
+    out_dir = final_dir.parent / f".{final_dir.name}.partial"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
+    if (final_dir / CARD_FILE).is_file():
+        shutil.copy2(final_dir / CARD_FILE, out_dir / CARD_FILE)
 
     def write(name: str, tensors: dict[str, torch.Tensor]) -> dict:
         path = write_atomically(out_dir / f"{name}.safetensors",
@@ -483,8 +489,14 @@ def export_model(
     }
     write_model_card(out_dir, entry)
     write_atomically(out_dir / "model.json", (json.dumps(entry, indent=2) + "\n").encode())
-    log.info("exported %s to %s", model_id, out_dir)
-    return out_dir
+    replaced = final_dir.parent / f".{final_dir.name}.replaced"
+    shutil.rmtree(replaced, ignore_errors=True)
+    if final_dir.exists():
+        final_dir.rename(replaced)
+    out_dir.rename(final_dir)
+    shutil.rmtree(replaced, ignore_errors=True)
+    log.info("exported %s to %s", model_id, final_dir)
+    return final_dir
 
 
 FAMILIES = {  # architecture -> what a person calls it, for model cards

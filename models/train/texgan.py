@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from models.data.photos import DTD_DIR, labelled_images, load_rgb
+from models.errors import InvalidRequestError
 from models.latent_directions import principal_directions
 from models.nets.texgan import (
     TexDCGANConfig,
@@ -147,6 +148,9 @@ def load_pictures(args: argparse.Namespace) -> tuple[list[np.ndarray], np.ndarra
     photos = [load_rgb(path, args.photo_size)
               for path, _ in tqdm(entries, desc="photos", mininterval=10, disable=not is_main())]
     keep = [i for i, photo in enumerate(photos) if min(photo.shape[:2]) >= args.patch]
+    if not keep:
+        raise InvalidRequestError(f"None of the {len(photos)} pictures is at least {args.patch} pixels on its "
+                                  "shorter side: choose a smaller size or larger pictures.")
     labels = np.array([classes.index(entries[i][1]) if classes else 0 for i in keep])
     return [photos[i] for i in keep], labels, classes
 

@@ -19,9 +19,9 @@ from PIL import Image
 from models import jobs, registry
 from models.data import uploads
 from models.errors import InvalidRequestError
-from studio import files
+from studio import files, serving
 from studio.images import upscale
-from studio.ui import FilesInput, StudioImage, user_errors
+from studio.ui import FilesInput, StudioImage, user_errors, whole_number
 
 FAMILIES = {"gan": "GAN: makes new pictures like yours", "vae": "VAE: blends between your pictures",
             "classifier": "Classifier: names your classes (on the texture network, seconds)"}
@@ -84,6 +84,12 @@ def prepare(places: Places, paths: list[str | Path] | None, family: str, size: i
     return str(dataset.root), dataset_summary(dataset, family, size), Image.fromarray(dataset.contact_sheet())
 
 
+def start_job(places: Places, folder: Path, family: str, size: float, minutes: float) -> jobs.Job:
+    """A training job on a prepared dataset folder, from UI or API values."""
+    return jobs.start(folder, family, whole_number(size, "Picture size"), float(minutes), places.jobs_root,
+                      places.models_dir)
+
+
 def status_record(job: jobs.Job) -> dict:
     """A job's state for the API (and the page): plain values only."""
     last = {key: value for key, value in (job.losses[-1] if job.losses else {}).items()
@@ -100,8 +106,10 @@ def progress_html(job: jobs.Job | None) -> str:
     percent = round(100 * job.fraction)
     eta = f", about {format_seconds(job.eta_s)} left" if job.status == "running" and job.eta_s else ""
     state = {"running": "Training", "stopped": "Stopped", "finished": "Finished", "failed": "Failed"}[job.status]
+    if job.status == "running" and job.stop_requested:
+        state = "Stopping (saving a checkpoint and exporting the model)"
     made = f" The model <code>{job.model_id}</code> is ready in the tabs that fit it." if job.exported else ""
-    error = f" {job.error}" if job.error else ""
+    error = f" {html.escape(job.error)}" if job.error else ""
     return (f'<p class="train-progress" role="status">{state}: step {job.step}, {percent}% of the run{eta}.'
             f"{made}{error}</p>{held_out_html(job)}"
             f'<progress max="100" value="{percent}" aria-label="Training progress">{percent}%</progress>')
@@ -167,20 +175,35 @@ def shown_job(places: Places, job_id: str | None) -> jobs.Job | None:
 def view(job: jobs.Job | None) -> tuple:
     """Job id, progress, losses, samples, log and which buttons work, for a job (or none)."""
     running = job is not None and job.status == "running"
+    stoppable = running and not job.stop_requested
     resumable = job is not None and job.status == "stopped"
     log_lines = "\n".join(job.log_tail.splitlines()[-LOG_LINES:]) if job else ""
     return (job.id if job else None, progress_html(job), loss_frame(job), samples_image(job), log_lines,
-            gr.Button(interactive=not running), gr.Button(interactive=running), gr.Button(interactive=resumable))
+            gr.Button(interactive=not running), gr.Button(interactive=stoppable), gr.Button(interactive=resumable))
 
 
 def user_model_choices() -> list[str]:
     return sorted(c.id for c in registry.checkpoints() if c.user)
 
 
+def refreshed_user_models(chosen: str | None, listed: list[str]):
+    """The "Your models" list, only where it changed (a poll must not disturb an open list); a chosen model that
+    has gone is unchosen."""
+    ids = user_model_choices()
+    if ids == listed:
+        return gr.skip(), gr.skip()
+    return gr.Dropdown(choices=ids, value=chosen if chosen in ids else None), ids
+
+
+CONFIRM_DELETE = ("(model) => model ? (confirm(`Delete the model ${model}? It cannot be brought back.`) ? model : '')"
+                  " : null")
+
+
 def build(places: Places) -> TrainParts:
     gr.Markdown("Train a small model on your own pictures: a zip (class subfolders make classes, or one zip per "
-                "class) or pictures. Training runs on this computer in a process of its own: you can close the "
-                "page and come back. The finished model appears in the Latent sampling, VAE or Texture tab.")
+                f"class) or pictures, each file up to {serving.MAX_UPLOAD_MB} MB. Training runs on this computer "
+                "in a process of its own: you can close the page and come back. The finished model appears in the "
+                "Latent sampling, Class-conditional, VAE or Texture tab.")
     if not places.allowed:
         gr.Markdown("**Training is off on this public studio.** Whoever runs it can turn it on with "
                     "`--allow-training`.")
@@ -223,20 +246,19 @@ def build(places: Places) -> TrainParts:
 
     @user_errors
     def on_upload(paths, family_value, size_value):
-        return prepare(places, paths, family_value, int(size_value))
+        return prepare(places, paths, family_value, whole_number(size_value, "Picture size"))
 
     @user_errors
-    def on_folder(path, family_value, size_value):
-        chosen = files.admitted_folder(path, places.local)
-        return prepare(places, [chosen], family_value, int(size_value))
+    def on_folder(path, family_value, size_value, request: gr.Request):
+        chosen = files.admitted_folder(path, places.local and serving.from_this_machine(request))
+        return prepare(places, [chosen], family_value, whole_number(size_value, "Picture size"))
 
     @user_errors
     def on_start(folder, family_value, size_value, minutes_value):
         refuse_unless_allowed(places)
         if folder is None:
             raise InvalidRequestError("Upload your pictures first.")
-        job = jobs.start(Path(folder), family_value, int(size_value), float(minutes_value), places.jobs_root,
-                         places.models_dir)
+        job = start_job(places, Path(folder), family_value, size_value, minutes_value)
         return (*view(job), job.id)
 
     @user_errors
@@ -259,6 +281,8 @@ def build(places: Places) -> TrainParts:
     @user_errors
     def on_delete(model_id):
         refuse_unless_allowed(places)
+        if model_id == "":
+            return gr.skip()  # the person answered No to the page's "Delete ...?"
         if not model_id:
             raise InvalidRequestError("Choose one of your models first.")
         registry.delete_user_model(model_id)
@@ -269,17 +293,18 @@ def build(places: Places) -> TrainParts:
     gr.on([use_folder.click, folder.submit], on_folder, [folder, family, size], [dataset, summary, sheet],
           api_visibility="private")
     gr.on([family.change, size.change], lambda folder, family_value, size_value: gr.skip() if folder is None else
-          dataset_summary(uploads.Dataset.read(Path(folder)), family_value, int(size_value)),
+          dataset_summary(uploads.Dataset.read(Path(folder)), family_value, whole_number(size_value, "Picture size")),
           [dataset, family, size], summary, api_visibility="private")
     started = start.click(on_start, [dataset, family, size, minutes], [*shown, kept_job], api_visibility="private")
     polled = timer.tick(on_poll, [job_id, kept_job], [*shown, kept_job], api_visibility="private",
                         queue=False, show_progress="hidden")
     stopped = stop.click(on_stop, job_id, shown, api_visibility="private")
     resumed = resume.click(on_resume, [job_id, minutes], shown, api_visibility="private")
-    deleted = delete.click(on_delete, models, models, api_visibility="private")
-    for event in (polled, started):
-        event.success(lambda chosen: gr.Dropdown(choices=user_model_choices(), value=chosen), models, models,
-                      api_visibility="private", queue=False, show_progress="hidden")
+    deleted = delete.click(on_delete, models, models, api_visibility="private", js=CONFIRM_DELETE)
+    listed = gr.State(user_model_choices())  # what the "Your models" list shows: changed only when this does
+    for event in (polled, started, deleted):
+        event.success(refreshed_user_models, [models, listed], [models, listed], api_visibility="private",
+                      queue=False, show_progress="hidden")
     api(places)
     return TrainParts(models_changed=[polled, deleted, started, stopped, resumed])
 
@@ -291,11 +316,10 @@ def api(places: Places) -> None:
     def train_start(paths: list[str] | None, family: str = "gan", size: float = 32,
                     minutes: float = DEFAULT_MINUTES) -> dict:
         """Pictures (zips or images) -> a training job of `family` ("gan", "vae" or "classifier")."""
-        folder, _, _ = prepare(places, paths, family, int(size))
+        folder, _, _ = prepare(places, paths, family, whole_number(size, "Picture size"))
         if folder is None:
             raise InvalidRequestError("Send at least one zip or picture.")
-        return status_record(jobs.start(Path(folder), family, int(size), float(minutes), places.jobs_root,
-                                        places.models_dir))
+        return status_record(start_job(places, Path(folder), family, size, minutes))
 
     @user_errors
     def train_status(job_id: str) -> dict:
