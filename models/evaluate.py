@@ -605,7 +605,7 @@ def texture_features(net: torch.nn.Module, images: list[np.ndarray]) -> tuple[np
     device = next(net.parameters()).device
     feats, preds = [], []
     for image in images:
-        x = texture._resized(texture._tensor(image, device), texture.working_scale(*image.shape[:2]))
+        x = texture.resized(texture.as_tensor(image, device), texture.working_scale(*image.shape[:2]))
         feats.append(net.features(x).mean(dim=(2, 3))[0].double().cpu())
         preds.append(int(net(x).argmax()))
     return torch.stack(feats).numpy(), np.array(preds)

@@ -79,8 +79,15 @@ def load(model: str | registry.Checkpoint, device: str | torch.device | None = N
             # Built outside inference mode even when the first caller runs in it: inference tensors
             # could never take part in autograd, and the VAE prior optimises through its decoder.
             with torch.inference_mode(False):
-                net = build(checkpoint.architecture, checkpoint.config)
-                net.load_state_dict(verified_tensors(checkpoint, checkpoint.weights))
+                try:
+                    net = build(checkpoint.architecture, checkpoint.config)
+                    net.load_state_dict(verified_tensors(checkpoint, checkpoint.weights))
+                except (TypeError, ValueError, KeyError, RuntimeError) as error:
+                    if isinstance(error, WeightFileError):
+                        raise
+                    raise WeightFileError(f"Model {checkpoint.id!r} cannot be built from its files: its "
+                                          f"{registry.ENTRY_FILE} and weights do not fit ({type(error).__name__})."
+                                          " Export it again or delete it.") from error
                 _cache[key] = net.to(device).eval().requires_grad_(False)
             log.info("loaded %s on %s", checkpoint.id, device)
         return _cache[key]

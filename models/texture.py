@@ -34,7 +34,7 @@ TRAINING_VIEW = 96  # pixels: training views were crops of half to all of a phot
 PHOTO_SCALE = WORKING_SIZE / 256  # ... and a whole DTD photo (shorter side 256) is seen at this scale
 
 
-def _tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
+def as_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise InvalidRequestError(f"Expected an RGB uint8 image [H, W, 3], got {image.dtype} {image.shape}.")
     return torch.tensor(image, device=device).permute(2, 0, 1).float()[None] / 127.5 - 1
@@ -45,7 +45,7 @@ def working_scale(height: int, width: int) -> float:
     return min(WORKING_SIZE / min(height, width), MAX_LONG_SIDE / max(height, width))
 
 
-def _resized(x: torch.Tensor, scale: float) -> torch.Tensor:
+def resized(x: torch.Tensor, scale: float) -> torch.Tensor:
     h, w = x.shape[2:]
     size = (max(16, round(h * scale)), max(16, round(w * scale)))
     if scale < 1:
@@ -57,8 +57,8 @@ def _resized(x: torch.Tensor, scale: float) -> torch.Tensor:
 def predict_probabilities(net: torch.nn.Module, image: np.ndarray, scale: float | None = None) -> np.ndarray:
     """Class probabilities [num_classes] of one RGB uint8 image, resized by `scale` (default: to the
     working size)."""
-    x = _tensor(image, next(net.parameters()).device)
-    x = _resized(x, working_scale(*image.shape[:2]) if scale is None else scale)
+    x = as_tensor(image, next(net.parameters()).device)
+    x = resized(x, working_scale(*image.shape[:2]) if scale is None else scale)
     return F.softmax(net(x), dim=1)[0].cpu().numpy()
 
 
@@ -86,7 +86,7 @@ def heatmap(model_id: str, image: np.ndarray, label: str, device: str | None = N
     if label not in names:
         raise InvalidRequestError(f"Unknown texture class {shown(label)}. Classes: {', '.join(names)}.")
     net = _net(model_id, device)
-    x = _resized(_tensor(image, next(net.parameters()).device), working_scale(*image.shape[:2]))
+    x = resized(as_tensor(image, next(net.parameters()).device), working_scale(*image.shape[:2]))
     cam = net.class_activation_map(x, names.index(label))[None]
     cam = F.interpolate(cam, size=image.shape[:2], mode="bilinear", align_corners=False)[0, 0]
     cam = cam - cam.min()

@@ -377,7 +377,8 @@ def model_card_markdown(model_id: str | None) -> str:
             f"**License**: {checkpoint.license or 'not recorded'}  \n"
             f"**Metrics**: {metrics or 'none recorded'}  \n"
             f"**Trained on**: {trained or 'not recorded'}  \n"
-            f"Full card: `assets/{checkpoint.directory.name}/{checkpoint.card}`")
+            f"Full card: `{'user models' if checkpoint.user else 'assets'}/{checkpoint.directory.name}/"
+            f"{checkpoint.card}`")
 
 
 def model_card(model: gr.Dropdown, markdown: Callable[[str | None], str] = model_card_markdown) -> gr.Markdown:

@@ -106,6 +106,17 @@ def test_a_damaged_user_model_is_skipped_at_scan_and_refused_with_a_sentence(use
         load(good, "cpu")
 
 
+
+def test_a_user_model_whose_entry_does_not_fit_its_weights_is_refused_with_a_sentence(user_dir):
+    folder = tiny_classifier(user_dir / "misfit", "misfit")
+    entry = json.loads((folder / "model.json").read_text())
+    entry["config"]["width"] = 8  # the weights were made for width 4; their sha256 still matches
+    (folder / "model.json").write_text(json.dumps(entry))
+    registry.refresh()
+    with pytest.raises(WeightFileError, match="'misfit' cannot be built from its files"):
+        load("misfit", "cpu")
+
+
 def texgan_args(data: Path, run_dir: Path, export: Path, steps: int) -> list[str]:
     return ["texgan", "--data", str(data), "--patch", "32", "--photo-size", "40", "--batch-size", "8", "--width", "8",
             "--steps", str(steps), "--run-dir", str(run_dir), "--export", str(export), "--model-id", "my-texgan",

@@ -26,6 +26,7 @@ from PIL import Image
 
 from models import texture
 from models.data.photos import labelled_images, load_rgb
+from models.data.uploads import MIN_CLASSES, MIN_PER_CLASS
 from models.device import select_device
 from models.errors import InvalidRequestError
 from models.loading import load
@@ -41,8 +42,6 @@ from models.train.common import (
 )
 
 log = logging.getLogger(__name__)
-MIN_IMAGES_PER_CLASS = 5
-MIN_CLASSES = 2
 PHOTO_SIZE = 256  # pictures are read with at most this shorter side (the network sees 192)
 VIEW_SIZE = 128  # pixels a side of a training view (the tab classifies at 192: views are a coarser scale jitter)
 VIEW_FRACTION = (0.6, 1.0)  # a view is a square of this share of the shorter side
@@ -65,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_classes(folder: Path, split: str) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
     """The readable pictures of a class-folder dataset, their class indices and the class names; refuses a
-    dataset with fewer than MIN_CLASSES classes or a class with fewer than MIN_IMAGES_PER_CLASS pictures."""
+    dataset with fewer than MIN_CLASSES classes or a class with fewer than MIN_PER_CLASS pictures."""
     if not Path(folder).is_dir():
         raise InvalidRequestError(f"The training folder {folder} does not exist.")
     entries, classes = labelled_images(folder, split)
@@ -81,9 +80,9 @@ def load_classes(folder: Path, split: str) -> tuple[list[np.ndarray], np.ndarray
             continue
         labels.append(classes.index(name))
     counts = np.bincount(np.array(labels, dtype=np.int64), minlength=len(classes))
-    few = [f"{name} has {count}" for name, count in zip(classes, counts, strict=True) if count < MIN_IMAGES_PER_CLASS]
+    few = [f"{name} has {count}" for name, count in zip(classes, counts, strict=True) if count < MIN_PER_CLASS]
     if few:
-        raise InvalidRequestError(f"Each class needs at least {MIN_IMAGES_PER_CLASS} images: {', '.join(few)}.")
+        raise InvalidRequestError(f"Each class needs at least {MIN_PER_CLASS} images: {', '.join(few)}.")
     return photos, np.array(labels), classes
 
 
@@ -111,7 +110,7 @@ def random_view(photo: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
 
 def whole(photo: np.ndarray, device: torch.device) -> torch.Tensor:
     """A picture as the Texture tab shows it to the network: [1, 3, H, W] at the working size."""
-    return texture._resized(texture._tensor(photo, device), texture.working_scale(*photo.shape[:2]))
+    return texture.resized(texture.as_tensor(photo, device), texture.working_scale(*photo.shape[:2]))
 
 
 def new_classifier(backbone_id: str, classes: list[str], device: torch.device) -> TextureNet:
