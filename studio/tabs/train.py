@@ -220,7 +220,8 @@ def build(places: Places) -> TrainParts:
             family = gr.Radio([(label, key) for key, label in FAMILIES.items()], value="gan", label="What to train")
             size = gr.Radio(list(jobs.allowed_sizes()), value=32, label="Picture size (pixels a side; GAN and VAE)")
             minutes = gr.Slider(*MINUTES_RANGE, value=DEFAULT_MINUTES, step=0.5, label="Minutes to train",
-                                info="A GAN shows shapes after a few minutes and keeps improving for hours.")
+                                info="A GAN shows shapes after a few minutes and keeps improving for hours. "
+                                     "Resume adds this many minutes.")
             with gr.Row():
                 start = gr.Button("Start training", variant="primary", interactive=places.allowed)
                 stop = gr.Button("Stop", variant="stop", interactive=False)
