@@ -50,7 +50,7 @@ LOSS_RECORDS = 500  # stats.jsonl records a status carries
 LOG_LINES = 30
 TAIL_BYTES = 256 * 1024
 STOP_EXIT_CODES = (-signal.SIGTERM, 128 + signal.SIGTERM)
-JOB_ID = re.compile(r"^(gan|vae|classifier)-\d{8}-\d{6}-[0-9a-f]{6}$")
+JOB_ID = re.compile(r"(gan|vae|classifier)-\d{8}-\d{6}-[0-9a-f]{16}")  # the random part: whoever holds the id owns it
 STATUSES = ("running", "stopped", "finished", "failed")
 JOB_FILE, RUN_DIR, LOG_FILE = "job.json", "run", "log.txt"
 STATS_FILE, SAMPLES_FILE, MODEL_FILE = "stats.jsonl", "samples.png", "model.json"  # as models.train.common
@@ -117,7 +117,7 @@ def start(dataset: Path, family: str, size: int, minutes: float, jobs_root: Path
     jobs_root, models_dir = Path(jobs_root).resolve(), Path(models_dir).resolve()
     with _one_at_a_time(jobs_root):
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        job_id = f"{family}-{stamp}-{secrets.token_hex(3)}"
+        job_id = f"{family}-{stamp}-{secrets.token_hex(8)}"
         model_id = _new_model_id(family, stamp, models_dir)
         folder = jobs_root / job_id
         (folder / RUN_DIR).mkdir(parents=True)
@@ -195,7 +195,7 @@ def resume(job_id: str, jobs_root: Path, extra_minutes: float) -> Job:
 def jobs(jobs_root: Path) -> list[Job]:
     """Every job under `jobs_root`, newest first."""
     root = Path(jobs_root)
-    ids = [p.name for p in root.iterdir() if JOB_ID.match(p.name) and (p / JOB_FILE).is_file()] if root.is_dir() else []
+    ids = [p.name for p in root.iterdir() if JOB_ID.fullmatch(p.name) and (p / JOB_FILE).is_file()] if root.is_dir() else []
     found = []
     for job_id in ids:
         try:
@@ -228,7 +228,7 @@ def _time_spent(folder: Path, job: Job) -> float:
 def _job_folder(job_id: object, jobs_root: Path) -> Path:
     """The folder of a job id from a request: checked for its form before any path is made, then for being
     a job under `jobs_root`."""
-    if not isinstance(job_id, str) or not JOB_ID.match(job_id):
+    if not isinstance(job_id, str) or not JOB_ID.fullmatch(job_id):
         raise JobError("That is not a training job id.")
     folder = Path(jobs_root).resolve() / job_id
     if not (folder / JOB_FILE).is_file():

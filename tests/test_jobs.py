@@ -218,7 +218,8 @@ def test_options_and_job_ids_are_checked(roots):
             jobs.start(data, "gan", 32, minutes, jobs_root, models_dir)
     with pytest.raises(jobs.JobError, match="Unknown model family"):
         jobs.start(data, "diffusion", 32, 1, jobs_root, models_dir)
-    for job_id in ("../etc", "gan-20261130-231500-abcdef/../../x", None, "gan-20261130-231500-abcdef"):
+    unknown = "gan-20261130-231500-abcdef0123456789"
+    for job_id in ("../etc", f"{unknown}/../../x", None, unknown, f"{unknown}\n"):
         with pytest.raises(jobs.JobError, match="not a training job id|no training job"):
             jobs.status(job_id, jobs_root)
         with pytest.raises(jobs.JobError):
@@ -253,23 +254,23 @@ def write_job(jobs_root: Path, models_dir: Path, job_id: str, **fields) -> Path:
 
 def test_status_after_a_restart_is_read_from_files(tmp_path):
     jobs_root, models_dir = tmp_path / "jobs", tmp_path / "models"
-    done = write_job(jobs_root, models_dir, "gan-20261130-231500-000001")
+    done = write_job(jobs_root, models_dir, "gan-20261130-231500-0000000000000001")
     (done / "run" / "stats.jsonl").write_text(json.dumps({"step": 120, "total_steps": 120, "elapsed_s": 60.2,
                                                           "eta_s": 0}) + "\n{\"step\": 12")  # a line half-written
-    (models_dir / "user-gan-20261130-231500-000001").mkdir(parents=True)
-    (models_dir / "user-gan-20261130-231500-000001" / "model.json").write_text("{}")
-    write_job(jobs_root, models_dir, "gan-20261130-231500-000002")
-    broken = write_job(jobs_root, models_dir, "gan-20261130-231500-000003")
+    (models_dir / "user-gan-20261130-231500-0000000000000001").mkdir(parents=True)
+    (models_dir / "user-gan-20261130-231500-0000000000000001" / "model.json").write_text("{}")
+    write_job(jobs_root, models_dir, "gan-20261130-231500-0000000000000002")
+    broken = write_job(jobs_root, models_dir, "gan-20261130-231500-0000000000000003")
     (broken / "log.txt").write_text("Traceback (most recent call last):\n  ...\nValueError: bad picture\r\n")
 
     # a process that is alive and names the job's run folder is running, whoever started it
-    live_folder = write_job(jobs_root, models_dir, "gan-20261130-231500-000004")
+    live_folder = write_job(jobs_root, models_dir, "gan-20261130-231500-0000000000000004")
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", str(live_folder / "run")])
     try:
         record = json.loads((live_folder / "job.json").read_text())
         (live_folder / "job.json").write_text(json.dumps({**record, "pid": live.pid}))
-        assert jobs.status("gan-20261130-231500-000004", jobs_root).status == "running"
-        stopped = jobs.stop("gan-20261130-231500-000004", jobs_root, wait_s=5)
+        assert jobs.status("gan-20261130-231500-0000000000000004", jobs_root).status == "running"
+        stopped = jobs.stop("gan-20261130-231500-0000000000000004", jobs_root, wait_s=5)
         assert stopped.status == "stopped" and stopped.stop_requested
     finally:
         live.kill()

@@ -112,6 +112,32 @@ def test_stop_then_resume_continues_from_the_checkpoint(training_app, tmp_path):
     assert finished["step"] > stopped["step"]  # it went on from where it stopped, not from 0
 
 
+def test_on_a_public_studio_a_page_sees_and_acts_on_its_own_jobs_and_models_only(tmp_path, monkeypatch):
+    from models import jobs
+    from studio.tabs import train
+
+    public, local = (train.Places(tmp_path / "jobs", tmp_path / "models", allowed=True, local=flag)
+                     for flag in (False, True))
+    mine = jobs.Job(id="gan-20261130-231500-0123456789abcdef", family="gan", status="finished",
+                    model_id="user-gan-mine", exported=True)
+    theirs = jobs.Job(id="gan-20261130-231501-fedcba9876543210", family="gan", status="running",
+                      model_id="user-gan-theirs")
+    known = {job.id: job for job in (mine, theirs)}
+    monkeypatch.setattr(jobs, "status", lambda job_id, root: known[job_id])
+    monkeypatch.setattr(jobs, "running_job", lambda root: theirs)
+    monkeypatch.setattr(jobs, "jobs", lambda root: [theirs, mine])
+    monkeypatch.setattr(registry, "checkpoints", lambda task=None: [
+        type("C", (), {"id": model_id, "user": True})() for model_id in ("user-gan-mine", "user-gan-theirs")])
+    assert train.shown_job(public, None, [mine.id]) is mine
+    assert train.shown_job(public, theirs.id, [mine.id]) is mine  # another's id in the session is not shown
+    assert train.shown_job(public, None, []) is None
+    assert train.shown_job(local, None, []) is theirs  # one person's studio: the running job
+    assert train.user_model_choices(public, [mine.id]) == ["user-gan-mine"]
+    assert train.user_model_choices(local, []) == ["user-gan-mine", "user-gan-theirs"]
+    with pytest.raises(Exception, match="no job to stop or resume"):
+        train.own_job(public, theirs.id, [mine.id])
+
+
 def test_a_public_studio_refuses_to_train(tmp_path):
     demo = build_app(None, training=Places(tmp_path / "jobs", tmp_path / "models", allowed=False))
     url = launch_on_free_port(demo)

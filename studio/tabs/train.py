@@ -157,19 +157,40 @@ def samples_image(job: jobs.Job | None) -> Image.Image | None:
     return upscale(pixels, max(1, 512 // max(pixels.shape[:2])))
 
 
-def shown_job(places: Places, job_id: str | None) -> jobs.Job | None:
-    """The session's job, else the one running, else the newest (a reloaded page finds its job again; a job
-    whose folder was removed meanwhile is forgotten)."""
-    if job_id:
-        try:
-            return jobs.status(job_id, places.jobs_root)
-        except InvalidRequestError:
-            pass
+MAX_OWN_JOBS = 20  # job ids a browser keeps (its newest)
+
+
+def owned(places: Places, job_id: str | None, own: list[str] | None) -> bool:
+    """Whether this page may see and act on a job: on a studio only this machine reaches, any; on a public one,
+    only the jobs this browser started (whoever holds a job's id, which has 64 random bits, owns it)."""
+    return bool(job_id) and (places.local or job_id in (own or []))
+
+
+def existing_job(places: Places, job_id: str) -> jobs.Job | None:
+    try:
+        return jobs.status(job_id, places.jobs_root)
+    except InvalidRequestError:  # its folder was removed meanwhile
+        return None
+
+
+def shown_job(places: Places, job_id: str | None, own: list[str] | None) -> jobs.Job | None:
+    """The session's job, else this browser's newest (a reloaded page finds its job again); on a studio only this
+    machine reaches, else the one running or the newest of all."""
+    for candidate in [job_id, *reversed(own or [])]:
+        if owned(places, candidate, own) and (job := existing_job(places, candidate)) is not None:
+            return job
+    if not places.local:
+        return None
     running = jobs.running_job(places.jobs_root)
-    if running is not None:
-        return running
     every = jobs.jobs(places.jobs_root)  # newest first
-    return every[0] if every else None
+    return running or (every[0] if every else None)
+
+
+def own_job(places: Places, job_id: str | None, own: list[str] | None) -> str:
+    """A job id this page may stop or resume; a sentence otherwise."""
+    if not owned(places, job_id, own):
+        raise InvalidRequestError("Start a training here first: this page has no job to stop or resume.")
+    return job_id
 
 
 def view(job: jobs.Job | None) -> tuple:
@@ -182,21 +203,26 @@ def view(job: jobs.Job | None) -> tuple:
             gr.Button(interactive=not running), gr.Button(interactive=stoppable), gr.Button(interactive=resumable))
 
 
-def user_model_choices() -> list[str]:
-    return sorted(c.id for c in registry.checkpoints() if c.user)
+def user_model_choices(places: Places, own: list[str] | None) -> list[str]:
+    """The trained models this page may list and delete: all of them on a studio only this machine reaches, on
+    a public one those of this browser's jobs."""
+    ids = {c.id for c in registry.checkpoints() if c.user}
+    if not places.local:
+        ids &= {job.model_id for job_id in own or [] if (job := existing_job(places, job_id)) is not None}
+    return sorted(ids)
 
 
-def refreshed_user_models(chosen: str | None, listed: list[str]):
+def refreshed_user_models(places: Places, chosen: str | None, listed: list[str], own: list[str] | None):
     """The "Your models" list, only where it changed (a poll must not disturb an open list); a chosen model that
     has gone is unchosen."""
-    ids = user_model_choices()
+    ids = user_model_choices(places, own)
     if ids == listed:
         return gr.skip(), gr.skip()
     return gr.Dropdown(choices=ids, value=chosen if chosen in ids else None), ids
 
 
-CONFIRM_DELETE = ("(model) => model ? (confirm(`Delete the model ${model}? It cannot be brought back.`) ? model : '')"
-                  " : null")
+CONFIRM_DELETE = ("(model, own) => [model ? (confirm(`Delete the model ${model}? It cannot be brought back.`) "
+                  "? model : '') : null, own]")
 
 
 def build(places: Places) -> TrainParts:
@@ -237,11 +263,12 @@ def build(places: Places) -> TrainParts:
                                   interactive=False, elem_classes=["crisp", "whole-pixels"], height=360)
             log_text = gr.Textbox(label="Log (its last lines)", lines=LOG_LINES, max_lines=LOG_LINES, interactive=False)
             with gr.Row():
-                models = gr.Dropdown(user_model_choices(), value=None, label="Your models", scale=3)
+                models = gr.Dropdown(user_model_choices(places, []) if places.local else [], value=None,
+                                     label="Your models", scale=3)
                 delete = gr.Button("Delete model", variant="stop", scale=1)
     dataset = gr.State(None)  # the dataset folder of the upload (made by the studio)
     job_id = gr.State(None)
-    kept_job = gr.BrowserState(None, storage_key="studio-training-job")
+    own_jobs = gr.BrowserState([], storage_key="studio-training-jobs")  # the jobs this browser started
     timer = gr.Timer(POLL_S, active=places.allowed)
     shown = [job_id, progress, plot, samples, log_text, start, stop, resume]
 
@@ -255,40 +282,40 @@ def build(places: Places) -> TrainParts:
         return prepare(places, [chosen], family_value, whole_number(size_value, "Picture size"))
 
     @user_errors
-    def on_start(folder, family_value, size_value, minutes_value):
+    def on_start(folder, family_value, size_value, minutes_value, own):
         refuse_unless_allowed(places)
         if folder is None:
             raise InvalidRequestError("Upload your pictures first.")
         job = start_job(places, Path(folder), family_value, size_value, minutes_value)
-        return (*view(job), job.id)
+        return (*view(job), [*(own or []), job.id][-MAX_OWN_JOBS:])
 
     @user_errors
-    def on_poll(current, kept):
-        job = shown_job(places, current or kept)
+    def on_poll(current, own):
+        job = shown_job(places, current, own)
         if job is not None and job.exported and not registry.has(job.model_id):
             registry.refresh()  # a model the job just exported: every fitting tab lists it now
-        return (*view(job), job.id if job else kept)
+        return view(job)
 
     @user_errors
-    def on_stop(current):
+    def on_stop(current, own):
         refuse_unless_allowed(places)
-        return view(jobs.stop(current, places.jobs_root))
+        return view(jobs.stop(own_job(places, current, own), places.jobs_root))
 
     @user_errors
-    def on_resume(current, minutes_value):
+    def on_resume(current, minutes_value, own):
         refuse_unless_allowed(places)
-        return view(jobs.resume(current, places.jobs_root, float(minutes_value)))
+        return view(jobs.resume(own_job(places, current, own), places.jobs_root, float(minutes_value)))
 
     @user_errors
-    def on_delete(model_id):
+    def on_delete(model_id, own):
         refuse_unless_allowed(places)
         if model_id == "":
             return gr.skip()  # the person answered No to the page's "Delete ...?"
-        if not model_id:
+        if not model_id or model_id not in user_model_choices(places, own):
             raise InvalidRequestError("Choose one of your models first.")
         registry.delete_user_model(model_id)
         gr.Info(f"Deleted {model_id}.")
-        return gr.Dropdown(choices=user_model_choices(), value=None)
+        return gr.Dropdown(choices=user_model_choices(places, own), value=None)
 
     upload.change(on_upload, [upload, family, size], [dataset, summary, sheet], api_visibility="private")
     gr.on([use_folder.click, folder.submit], on_folder, [folder, family, size], [dataset, summary, sheet],
@@ -296,16 +323,18 @@ def build(places: Places) -> TrainParts:
     gr.on([family.change, size.change], lambda folder, family_value, size_value: gr.skip() if folder is None else
           dataset_summary(uploads.Dataset.read(Path(folder)), family_value, whole_number(size_value, "Picture size")),
           [dataset, family, size], summary, api_visibility="private")
-    started = start.click(on_start, [dataset, family, size, minutes], [*shown, kept_job], api_visibility="private")
-    polled = timer.tick(on_poll, [job_id, kept_job], [*shown, kept_job], api_visibility="private",
-                        queue=False, show_progress="hidden")
-    stopped = stop.click(on_stop, job_id, shown, api_visibility="private")
-    resumed = resume.click(on_resume, [job_id, minutes], shown, api_visibility="private")
-    deleted = delete.click(on_delete, models, models, api_visibility="private", js=CONFIRM_DELETE)
-    listed = gr.State(user_model_choices())  # what the "Your models" list shows: changed only when this does
+    started = start.click(on_start, [dataset, family, size, minutes, own_jobs], [*shown, own_jobs],
+                          api_visibility="private")
+    polled = timer.tick(on_poll, [job_id, own_jobs], shown, api_visibility="private", queue=False,
+                        show_progress="hidden")
+    stopped = stop.click(on_stop, [job_id, own_jobs], shown, api_visibility="private")
+    resumed = resume.click(on_resume, [job_id, minutes, own_jobs], shown, api_visibility="private")
+    deleted = delete.click(on_delete, [models, own_jobs], models, api_visibility="private", js=CONFIRM_DELETE)
+    listed = gr.State([])  # what the "Your models" list shows: changed only when this does
     for event in (polled, started, deleted):
-        event.success(refreshed_user_models, [models, listed], [models, listed], api_visibility="private",
-                      queue=False, show_progress="hidden")
+        event.success(lambda chosen, shown_ids, own: refreshed_user_models(places, chosen, shown_ids, own),
+                      [models, listed, own_jobs], [models, listed], api_visibility="private", queue=False,
+                      show_progress="hidden")
     api(places)
     return TrainParts(models_changed=[polled, deleted, started, stopped, resumed])
 
