@@ -195,7 +195,8 @@ def resume(job_id: str, jobs_root: Path, extra_minutes: float) -> Job:
 def jobs(jobs_root: Path) -> list[Job]:
     """Every job under `jobs_root`, newest first."""
     root = Path(jobs_root)
-    ids = [p.name for p in root.iterdir() if JOB_ID.fullmatch(p.name) and (p / JOB_FILE).is_file()] if root.is_dir() else []
+    folders = root.iterdir() if root.is_dir() else []
+    ids = [p.name for p in folders if JOB_ID.fullmatch(p.name) and (p / JOB_FILE).is_file()]
     found = []
     for job_id in ids:
         try:

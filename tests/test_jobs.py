@@ -326,3 +326,16 @@ def test_a_local_folder_is_ingested_with_its_subfolders_as_classes_and_only_on_a
         files.admitted_folder(str(folder), local=False)  # a public studio never opens the server's folders
     with pytest.raises(uploads.InvalidRequestError, match="does not exist"):
         files.admitted_folder(str(tmp_path / "nowhere"), local=True)
+
+
+def test_an_upload_over_its_pixel_budget_keeps_the_pictures_within_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(uploads, "MAX_TOTAL_PIXELS", 40 * 30 * 2 + 10)  # room for two 40x30 pictures
+    pictures = []
+    for i in range(3):
+        pictures.append(tmp_path / f"{i}.png")
+        pictures[-1].write_bytes(png_bytes(seed=i))
+    dataset = uploads.ingest(pictures, tmp_path / "dataset")
+    assert dataset.counts == {"images": 2}
+    assert [reason for _, reason in dataset.skipped] == [
+        f"The upload's pictures hold more than {uploads.MAX_TOTAL_PIXELS // 1_000_000} megapixels in all; the rest "
+        "were left out."]
