@@ -51,7 +51,6 @@ LOG_LINES = 30
 TAIL_BYTES = 256 * 1024
 STOP_EXIT_CODES = (-signal.SIGTERM, 128 + signal.SIGTERM)
 JOB_ID = re.compile(r"(gan|vae|classifier)-\d{8}-\d{6}-[0-9a-f]{16}")  # the random part: whoever holds the id owns it
-STATUSES = ("running", "stopped", "finished", "failed")
 JOB_FILE, RUN_DIR, LOG_FILE = "job.json", "run", "log.txt"
 STATS_FILE, SAMPLES_FILE, MODEL_FILE = "stats.jsonl", "samples.png", "model.json"  # as models.train.common
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -70,7 +69,7 @@ class Job:
 
     id: str
     family: str
-    status: str  # one of STATUSES
+    status: str  # "running", "stopped", "finished" or "failed"
     model_id: str
     size: int | None = None
     minutes: float | None = None  # the time budget of the whole run (None: the classifier's fixed steps)
@@ -204,6 +203,15 @@ def jobs(jobs_root: Path) -> list[Job]:
         except (JobError, OSError, ValueError, KeyError) as error:
             log.warning("unreadable job %s: %s", job_id, error)
     return sorted(found, key=lambda job: job.created, reverse=True)
+
+
+def model_id_of(job_id: str, jobs_root: Path) -> str | None:
+    """The id of the model a job exports (read from its job.json alone, without judging the job); None for a
+    job that is not there."""
+    try:
+        return _read_record(_job_folder(job_id, jobs_root))["model_id"]
+    except (JobError, OSError, ValueError, KeyError):
+        return None
 
 
 def running_job(jobs_root: Path) -> Job | None:

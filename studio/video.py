@@ -19,7 +19,7 @@ import numpy as np
 
 from models.errors import InvalidRequestError, shown
 from models.files import write_atomically
-from studio.images import write_gif
+from studio.images import upscale, write_gif
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,7 @@ def check_budget(frames: int, frame_shape: tuple[int, ...], size: int) -> None:
 
 def _upscaled(frame: np.ndarray, factor: int) -> np.ndarray:
     """A frame [H, W] or [H, W, 3] as RGB [H * factor, W * factor, 3], each pixel a square block."""
-    rgb = np.repeat(frame[..., None], 3, axis=2) if frame.ndim == 2 else frame
-    return np.repeat(np.repeat(rgb, factor, axis=0), factor, axis=1)
+    return np.asarray(upscale(frame, factor).convert("RGB"))
 
 
 def _even(frame: np.ndarray) -> np.ndarray:

@@ -124,6 +124,7 @@ def test_on_a_public_studio_a_page_sees_and_acts_on_its_own_jobs_and_models_only
                       model_id="user-gan-theirs")
     known = {job.id: job for job in (mine, theirs)}
     monkeypatch.setattr(jobs, "status", lambda job_id, root: known[job_id])
+    monkeypatch.setattr(jobs, "model_id_of", lambda job_id, root: known[job_id].model_id)
     monkeypatch.setattr(jobs, "running_job", lambda root: theirs)
     monkeypatch.setattr(jobs, "jobs", lambda root: [theirs, mine])
     monkeypatch.setattr(registry, "checkpoints", lambda task=None: [

@@ -190,7 +190,7 @@ def ingest(sources: list[Path], dest: Path) -> Dataset:
         if size > MAX_UPLOAD_BYTES:
             skipped.append((shown, _too_large_file()))
             continue
-        add(LOOSE_CLASS, shown, source.read_bytes)
+        add(LOOSE_CLASS, shown, lambda source=source: _read_file(source))
     log.info("ingested %d images in %d classes, %d skipped", sum(counts.values()), len(counts), len(skipped))
     return Dataset(root, dict(sorted(counts.items())), skipped)
 

@@ -224,7 +224,7 @@ class RunState:
         """Save the checkpoint (rank 0 alone under torchrun)."""
         self.step = step
         if is_main():
-                save_checkpoint(self.run_dir, {**{name: _get_state(obj) for name, obj in self.objects.items()},
+            save_checkpoint(self.run_dir, {**{name: _get_state(obj) for name, obj in self.objects.items()},
                                            "step": step, "elapsed": self.clock.elapsed})
         self._saved_at = self.clock.elapsed
 
@@ -233,7 +233,7 @@ class RunState:
         if self.clock.elapsed - self._saved_at > minutes * 60:
             self.save(step)
             if is_main():
-                    log.info("step %d, %.0f s: checkpoint saved", step, self.clock.elapsed)
+                log.info("step %d, %.0f s: checkpoint saved", step, self.clock.elapsed)
 
 
 def _get_state(obj):
@@ -280,9 +280,9 @@ class Progress:
         if is_main():
             self._forget_lines_after(run.step)
         self.bar = tqdm(total=total_steps, initial=run.step, desc=desc, mininterval=10, disable=not is_main())
-        self._handlers = {}
-        if threading.current_thread() is threading.main_thread():
-            self._handlers = {number: signal.signal(number, self._stop) for number in STOP_SIGNALS}
+        if threading.current_thread() is threading.main_thread():  # given back by models.train.__main__
+            for number in STOP_SIGNALS:
+                signal.signal(number, self._stop)
 
     def _stop(self, number: int, frame) -> None:
         if self.stop_requested and number == signal.SIGINT:

@@ -181,9 +181,8 @@ def shown_job(places: Places, job_id: str | None, own: list[str] | None) -> jobs
             return job
     if not places.local:
         return None
-    running = jobs.running_job(places.jobs_root)
     every = jobs.jobs(places.jobs_root)  # newest first
-    return running or (every[0] if every else None)
+    return next((job for job in every if job.status == "running"), every[0] if every else None)
 
 
 def own_job(places: Places, job_id: str | None, own: list[str] | None) -> str:
@@ -208,7 +207,7 @@ def user_model_choices(places: Places, own: list[str] | None) -> list[str]:
     a public one those of this browser's jobs."""
     ids = {c.id for c in registry.checkpoints() if c.user}
     if not places.local:
-        ids &= {job.model_id for job_id in own or [] if (job := existing_job(places, job_id)) is not None}
+        ids &= {jobs.model_id_of(job_id, places.jobs_root) for job_id in own or []}
     return sorted(ids)
 
 
@@ -292,7 +291,8 @@ def build(places: Places) -> TrainParts:
     @user_errors
     def on_poll(current, own):
         job = shown_job(places, current, own)
-        if job is not None and job.exported and not registry.has(job.model_id):
+        if (job is not None and job.exported and not registry.has(job.model_id)
+                and job.model_id not in registry.skipped_user_models()):
             registry.refresh()  # a model the job just exported: every fitting tab lists it now
         return view(job)
 
