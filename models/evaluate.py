@@ -65,6 +65,7 @@ from models.data import fashion_mnist
 from models.data.photos import DTD_DIR
 from models.files import write_atomically
 from models.loading import load
+from models.train.texture_fisher import choose_c, fisher_vectors, fit_fisher_head, fit_svm, stratified_folds
 
 CLASSIFIER_ID = "fmnist-classifier"
 log = logging.getLogger(__name__)
@@ -372,13 +373,8 @@ LBP_SETTINGS = ((8, 1), (16, 2), (24, 3))  # (points, radius): Ojala et al.'s mu
 LBP_SHORT_SIDE = 128  # the LBP sees the photo at half the DTD10 size: radii 1-3 there are 2-6 pixels of it
 SVM_C_GRID = 2.0 ** np.arange(-1, 12)  # 0.5 ... 2048, factors of 2
 SVM_GAMMA_GRID = 2.0 ** np.arange(-15, 4)  # 3e-5 ... 8, factors of 2: wide enough for every normalisation
-SIFT_BINS = (4, 6, 8)  # dense SIFT: pixels a side of its 4x4 spatial bins (patches of 16, 24, 32 pixels) ...
-SIFT_STEP = 6  # ... every 6 pixels, of the photo at 256 on its shorter side
 FISHER_PCA_DIMS = 64
 FISHER_COMPONENTS = 64  # Gaussians of the GMM: a Fisher vector has 2 x 64 x 64 = 8,192 dimensions
-FISHER_GMM_DESCRIPTORS = 50_000  # the GMM (and PCA) are fitted to this many train descriptors, sampled evenly
-LINEAR_C_GRID = 10.0 ** np.arange(-2, 1.5, 0.5)  # 0.01 ... 10: larger C changes nothing (separable)
-CV_FOLDS = 5
 LBP_BASELINE, FISHER_BASELINE = "lbp-hsv-svm baseline", "fisher-sift-svm baseline"
 
 
@@ -419,13 +415,6 @@ def lbp_hsv_features(image: np.ndarray) -> np.ndarray:
     return np.concatenate([*(uniform_lbp_histogram(grey, r, p) for p, r in LBP_SETTINGS), colour])
 
 
-def _folds(labels: np.ndarray) -> object:
-    """Stratified k-fold (seeded) over the training labels: CV_FOLDS, fewer if a class has fewer images."""
-    from sklearn.model_selection import StratifiedKFold
-
-    return StratifiedKFold(min(CV_FOLDS, int(np.bincount(labels).min())), shuffle=True, random_state=0)
-
-
 def fit_lbp_hsv_svm(features: np.ndarray, labels: np.ndarray) -> tuple[object, dict]:
     """An RBF SVM on `lbp_hsv_features` with the normalisation (standardised; square root of each histogram,
     i.e. the Hellinger map, which makes each block unit L2; or both), C and gamma chosen by stratified
@@ -439,7 +428,7 @@ def fit_lbp_hsv_svm(features: np.ndarray, labels: np.ndarray) -> tuple[object, d
                       "sqrt+standardised": make_pipeline(FunctionTransformer(np.sqrt), StandardScaler())}
     search = GridSearchCV(Pipeline([("normalise", "passthrough"), ("svc", SVC(kernel="rbf"))]),
                           {"normalise": list(normalisations.values()), "svc__C": SVM_C_GRID,
-                           "svc__gamma": SVM_GAMMA_GRID}, cv=_folds(labels))
+                           "svc__gamma": SVM_GAMMA_GRID}, cv=stratified_folds(labels))
     search.fit(features, labels)
     chosen = search.best_params_
     name = next(k for k, v in normalisations.items() if v is chosen["normalise"])
@@ -448,76 +437,24 @@ def fit_lbp_hsv_svm(features: np.ndarray, labels: np.ndarray) -> tuple[object, d
                                     "gamma": float(chosen["svc__gamma"])}
 
 
-def dense_sift(image: np.ndarray) -> np.ndarray:
-    """RootSIFT descriptors [N, 128] float32 of an RGB uint8 image's grey on a dense grid: upright OpenCV SIFT
-    descriptors every SIFT_STEP pixels with spatial bins of each of SIFT_BINS pixels, L1-normalised, square root.
-    OpenCV's spatial bin is 3 sigma = 1.5 x the keypoint size, so a bin of b pixels is a keypoint of size 2b/3."""
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    h, w = grey.shape
-    keypoints = [cv2.KeyPoint(float(x), float(y), 2 * size / 3, 0)
-                 for size in SIFT_BINS
-                 for y in range(2 * size, h - 2 * size + 1, SIFT_STEP)
-                 for x in range(2 * size, w - 2 * size + 1, SIFT_STEP)]
-    _, descriptors = cv2.SIFT_create().compute(grey, keypoints)
-    descriptors = descriptors.astype(np.float32)
-    return np.sqrt(descriptors / np.maximum(descriptors.sum(1, keepdims=True), 1e-12))
-
-
-class FisherEncoder:
-    """Improved Fisher vectors (Perronnin et al. 2010) of local descriptors: PCA to FISHER_PCA_DIMS, a
-    diagonal GMM of FISHER_COMPONENTS Gaussians, gradients with respect to the means and variances, power
-    (signed square root) and L2 normalised. Fitted to training descriptors only."""
-
-    def __init__(self, train_descriptors: list[np.ndarray], seed: int = 0):
-        from sklearn.decomposition import PCA
-        from sklearn.mixture import GaussianMixture
-
-        rng = np.random.default_rng(seed)
-        per_image = max(1, FISHER_GMM_DESCRIPTORS // len(train_descriptors))
-        sample = np.concatenate([d[rng.choice(len(d), min(per_image, len(d)), replace=False)]
-                                 for d in train_descriptors])
-        self.pca = PCA(min(FISHER_PCA_DIMS, *sample.shape), random_state=seed).fit(sample)
-        reduced = self.pca.transform(sample)
-        self.gmm = GaussianMixture(min(FISHER_COMPONENTS, len(reduced)), covariance_type="diag", reg_covar=1e-4,
-                                   max_iter=100, random_state=seed).fit(reduced)
-
-    def encode(self, descriptors: np.ndarray) -> np.ndarray:
-        x = self.pca.transform(descriptors)
-        posteriors = self.gmm.predict_proba(x)  # [N, K]
-        weights, means, sigmas = self.gmm.weights_, self.gmm.means_, np.sqrt(self.gmm.covariances_)
-        z = (x[:, None, :] - means[None]) / sigmas[None]  # [N, K, D]
-        first = np.einsum("nk,nkd->kd", posteriors, z) / (len(x) * np.sqrt(weights)[:, None])
-        second = np.einsum("nk,nkd->kd", posteriors, z**2 - 1) / (len(x) * np.sqrt(2 * weights)[:, None])
-        fisher = np.concatenate([first.ravel(), second.ravel()])
-        fisher = np.sign(fisher) * np.sqrt(np.abs(fisher))
-        return fisher / max(np.linalg.norm(fisher), 1e-12)
-
-
-def fit_linear_svm(features: np.ndarray, labels: np.ndarray) -> tuple[object, dict]:
-    """A linear SVM (one-vs-rest) with C chosen by stratified k-fold cross-validation on these (training)
-    features only. (fitted model, {cv_accuracy, chosen settings})."""
-    from sklearn.model_selection import GridSearchCV
-    from sklearn.svm import LinearSVC
-
-    search = GridSearchCV(LinearSVC(max_iter=10_000), {"C": LINEAR_C_GRID}, cv=_folds(labels))
-    search.fit(features, labels)
-    return search.best_estimator_, {"cv_accuracy": float(search.best_score_), "cv_folds": search.n_splits_,
-                                    "C": float(search.best_params_["C"])}
-
-
 def texture_baselines(train: list[np.ndarray], labels: np.ndarray, held_out: list[np.ndarray]) -> dict:
     """The two classical baselines, fitted and tuned on `train` (RGB uint8 photos) and `labels` only, then
     applied to `held_out` (whose labels they never see): name -> (predicted classes, {cv_accuracy, chosen
     settings})."""
+    from models import texture
+
     results = {}
     svm, chosen = fit_lbp_hsv_svm(np.stack([lbp_hsv_features(image) for image in train]), labels)
     results[LBP_BASELINE] = svm.predict(np.stack([lbp_hsv_features(image) for image in held_out])), chosen
-    train_sift = [dense_sift(image) for image in train]
-    encoder = FisherEncoder(train_sift)
-    linear, chosen = fit_linear_svm(np.stack([encoder.encode(d) for d in train_sift]), labels)
-    held_out_fisher = np.stack([encoder.encode(dense_sift(image)) for image in held_out])
-    results[FISHER_BASELINE] = linear.predict(held_out_fisher), {**chosen, "pca_dims": encoder.pca.n_components_,
-                                                                  "gmm_components": encoder.gmm.n_components}
+    train_sift = [texture.dense_sift(image) for image in train]
+    head = fit_fisher_head(train_sift, FISHER_PCA_DIMS, FISHER_COMPONENTS, int(labels.max()) + 1)
+    c, cv_accuracy = choose_c(fisher_vectors(head, train_sift), labels)
+    fit_svm(head, fisher_vectors(head, train_sift), labels, c)
+    with torch.inference_mode():
+        held_out_scores = np.stack([head(torch.from_numpy(texture.dense_sift(image))).numpy() for image in held_out])
+    results[FISHER_BASELINE] = held_out_scores.argmax(1), {
+        "cv_accuracy": cv_accuracy, "cv_folds": len(stratified_folds(labels)), "C": c,
+        "pca_dims": head.gmm_means.shape[1], "gmm_components": head.gmm_means.shape[0]}
     return results
 
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from models.errors import InvalidRequestError, shown
 from models.loading import load
+from models.nets.texture import TextureEnsemble
 from models.sampling import checkpoint_for
 
 TASK = "texture-classification"
@@ -32,6 +34,9 @@ WINDOW_STRIDE = 0.5  # ... moved by this fraction of the window
 MAX_WINDOWS = 400
 TRAINING_VIEW = 96  # pixels: training views were crops of half to all of a photo shown at this size ...
 PHOTO_SCALE = WORKING_SIZE / 256  # ... and a whole DTD photo (shorter side 256) is seen at this scale
+SIFT_BINS = (4, 6, 8)  # dense SIFT: pixels a side of its 4x4 spatial bins (patches of 16, 24, 32 pixels) ...
+SIFT_STEP = 6  # ... every 6 pixels, of the picture at DTD's photo scale (256 pixels on its shorter side)
+SIFT_MIN_SIDE = 2 * 2 * max(SIFT_BINS) + 1  # the smallest side that holds one descriptor of every size
 
 
 def as_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -53,12 +58,36 @@ def resized(x: torch.Tensor, scale: float) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
+def dense_sift(image: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """RootSIFT descriptors [N, 128] float32 of an RGB uint8 image's grey, resized by `scale` (enlarged further
+    if needed to hold one descriptor of each size), on a dense grid: upright OpenCV SIFT descriptors every
+    SIFT_STEP pixels with spatial bins of each of SIFT_BINS pixels, L1-normalised, square root. OpenCV's
+    spatial bin is 3 sigma = 1.5 x the keypoint size, so a bin of b pixels is a keypoint of size 2b/3."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    scale = max(scale, SIFT_MIN_SIDE / min(grey.shape))
+    if scale != 1:
+        size = (max(SIFT_MIN_SIDE, round(grey.shape[1] * scale)), max(SIFT_MIN_SIDE, round(grey.shape[0] * scale)))
+        grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    h, w = grey.shape
+    keypoints = [cv2.KeyPoint(float(x), float(y), 2 * size / 3, 0)
+                 for size in SIFT_BINS
+                 for y in range(2 * size, h - 2 * size + 1, SIFT_STEP)
+                 for x in range(2 * size, w - 2 * size + 1, SIFT_STEP)]
+    _, descriptors = cv2.SIFT_create().compute(grey, keypoints)
+    descriptors = descriptors.astype(np.float32)
+    return np.sqrt(descriptors / np.maximum(descriptors.sum(1, keepdims=True), 1e-12))
+
+
 @torch.inference_mode()
 def predict_probabilities(net: torch.nn.Module, image: np.ndarray, scale: float | None = None) -> np.ndarray:
     """Class probabilities [num_classes] of one RGB uint8 image, resized by `scale` (default: to the
-    working size)."""
-    x = as_tensor(image, next(net.parameters()).device)
-    x = resized(x, working_scale(*image.shape[:2]) if scale is None else scale)
+    working size). An ensemble's Fisher vectors see the same image at DTD's photo scale instead."""
+    device = next(net.parameters()).device
+    scale = working_scale(*image.shape[:2]) if scale is None else scale
+    x = resized(as_tensor(image, device), scale)
+    if isinstance(net, TextureEnsemble):
+        descriptors = torch.from_numpy(dense_sift(image, scale / PHOTO_SCALE)).to(device)
+        return F.softmax(net(x, descriptors), dim=1)[0].cpu().numpy()
     return F.softmax(net(x), dim=1)[0].cpu().numpy()
 
 

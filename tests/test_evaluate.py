@@ -86,14 +86,14 @@ def test_texture_baselines_run_end_to_end_and_choose_their_settings_on_train_onl
 
 
 def test_fisher_vectors_are_power_and_l2_normalised_and_fitted_to_train_descriptors():
-    from models.evaluate import FisherEncoder, dense_sift
+    from models.texture import dense_sift
+    from models.train.texture_fisher import fisher_vectors, fit_fisher_head
 
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 256, (64, 72, 3), dtype=np.uint8) for _ in range(6)]
     descriptors = [dense_sift(image) for image in images]
     assert descriptors[0].shape[1] == 128 and np.allclose((descriptors[0] ** 2).sum(1), 1, atol=1e-4)  # RootSIFT
-    encoder = FisherEncoder(descriptors)
-    fisher = encoder.encode(descriptors[0])
-    pca_dims, components = encoder.pca.n_components_, encoder.gmm.n_components
-    assert fisher.shape == (2 * pca_dims * components,)
-    assert math.isclose(np.linalg.norm(fisher), 1, rel_tol=1e-6)
+    head = fit_fisher_head(descriptors, pca_dim=16, components=8, num_classes=3)
+    fisher = fisher_vectors(head, descriptors[:1])[0]
+    assert fisher.shape == (2 * 16 * 8,)
+    assert math.isclose(np.linalg.norm(fisher), 1, rel_tol=1e-5)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
@@ -11,7 +12,8 @@ from models.errors import InvalidRequestError
 from models.evaluate import lbp_hsv_features, uniform_lbp_histogram
 from studio.tabs.texture import EXAMPLES_DIR
 
-MODEL = "dtd10-texture"
+MODEL = "dtd10-texture-ensemble"  # the Texture tab's default: the CNN fused with Fisher vectors of dense SIFT
+CNN = "dtd10-texture"
 EXAMPLES = sorted(EXAMPLES_DIR.glob("*.jpg"))
 
 
@@ -23,9 +25,10 @@ def label_of(path) -> str:
     return path.stem.rsplit("_", 1)[0]
 
 
-def test_api_classifies_most_shipped_examples_as_their_labels(client):
-    assert len(EXAMPLES) == 20 and {label_of(p) for p in EXAMPLES} == set(texture.class_names(MODEL))
-    results = [client.predict(MODEL, handle_file(str(p)), api_name="/classify") for p in EXAMPLES]
+@pytest.mark.parametrize("model", [MODEL, CNN])
+def test_api_classifies_most_shipped_examples_as_their_labels(client, model):
+    assert len(EXAMPLES) == 20 and {label_of(p) for p in EXAMPLES} == set(texture.class_names(model))
+    results = [client.predict(model, handle_file(str(p)), api_name="/classify") for p in EXAMPLES]
     assert np.mean([r["label"] == label_of(p) for r, p in zip(results, EXAMPLES, strict=True)]) >= 0.6
     for result in results:
         assert abs(sum(c["confidence"] for c in result["confidences"]) - 1) < 1e-4
@@ -156,7 +159,7 @@ def test_texture_evaluation_scores_the_model_and_the_lbp_baseline(synthetic_dtd)
     from models.evaluate import main
 
     scores = main(["texture", "--data", str(synthetic_dtd)])
-    assert set(scores) == {"dtd10-texture", "lbp-hsv-svm baseline", "fisher-sift-svm baseline"}
+    assert set(scores) == {MODEL, CNN, "lbp-hsv-svm baseline", "fisher-sift-svm baseline"}
     for method in scores.values():
         assert 0 <= method["val1_accuracy"] <= 1
         assert np.asarray(method["confusion"]).shape == (4, 4) and np.sum(method["confusion"]) <= 16
@@ -165,6 +168,37 @@ def test_texture_evaluation_scores_the_model_and_the_lbp_baseline(synthetic_dtd)
 def test_texture_map_evaluation_scores_collages_of_four_classes(synthetic_dtd):
     from models.evaluate import main
 
-    scores = main(["texture-map", "--data", str(synthetic_dtd), "--collages", "2"])["dtd10-texture"]
+    scores = main(["texture-map", "--data", str(synthetic_dtd), "--collages", "2", "--model", MODEL])[MODEL]
     assert set(scores) == {"collage_quarters_mapped_right", "collage_quarters_classified_right_alone"}
     assert all(value in (0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1) for value in scores.values())
+
+
+def test_fisher_vectors_match_the_textbook_formula():
+    """The head's encoding against Perronnin et al.'s improved Fisher vector written out directly, with the
+    posteriors from scikit-learn's own GMM fitted to the same sample."""
+    from sklearn.mixture import GaussianMixture
+
+    from models.train.texture_fisher import fit_fisher_head
+
+    rng = np.random.default_rng(0)
+    photos = [rng.random((300, 16)).astype(np.float32) ** (1 + k % 3) for k in range(6)]
+    head = fit_fisher_head(photos, pca_dim=5, components=3, num_classes=2)
+    x = (photos[0] - head.pca_mean.numpy()) @ head.pca_components.numpy().T
+    gmm = GaussianMixture(3, covariance_type="diag")
+    gmm.weights_, gmm.means_ = head.gmm_weights.double().numpy(), head.gmm_means.double().numpy()
+    gmm.covariances_ = head.gmm_variances.double().numpy()
+    gmm.precisions_cholesky_ = 1 / np.sqrt(gmm.covariances_)
+    posteriors = gmm.predict_proba(x.astype(np.float64))
+    z = (x[:, None, :] - gmm.means_[None]) / np.sqrt(gmm.covariances_)[None]
+    first = np.einsum("nk,nkd->kd", posteriors, z) / (len(x) * np.sqrt(gmm.weights_)[:, None])
+    second = np.einsum("nk,nkd->kd", posteriors, z**2 - 1) / (len(x) * np.sqrt(2 * gmm.weights_)[:, None])
+    expected = np.concatenate([first.ravel(), second.ravel()])
+    expected = np.sign(expected) * np.sqrt(np.abs(expected))
+    encoded = head.encode(torch.from_numpy(photos[0])).numpy()
+    assert encoded.shape == (30,) and np.allclose(encoded, expected / np.linalg.norm(expected), atol=1e-5)
+
+
+def test_dense_sift_enlarges_small_pictures_to_hold_every_descriptor_size():
+    descriptors = texture.dense_sift(np.zeros((12, 20, 3), np.uint8))
+    assert descriptors.shape[1] == 128 and len(descriptors) >= len(texture.SIFT_BINS)
+    assert np.isfinite(descriptors).all()

@@ -1,5 +1,7 @@
 """Two-step smoke runs on tiny synthetic data write checkpoints that load and serve."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -225,3 +227,45 @@ def test_texvae_smoke_run_writes_a_loadable_spatial_vae(tmp_path, synthetic_dtd)
     vae = load(checkpoint, "cpu")
     mean, _ = vae.encode(torch.zeros(1, 3, 48, 80))
     assert mean.shape == (1, 8, 12, 20) and vae.decode(mean).shape == (1, 3, 48, 80)
+
+
+def test_texture_fisher_fuses_fold_chosen_cnns_with_fisher_vectors(tmp_path, synthetic_dtd):
+    """Four holdout-fold CNNs (the synthetic split has four photos a class: four folds), then the fusion; the
+    export classifies with the weighted sum of its members' log-probabilities."""
+    from models import texture
+    from models.nets.texture import TextureEnsemble
+
+    def cnn(*extra: str) -> Path:
+        return train_main(["texture", "--data", str(synthetic_dtd), "--steps", "2", "--batch-size", "4", "--crop",
+                           "32", "--width", "4", "--device", "cpu", *extra])
+
+    folds = [cnn("--holdout-fold", str(k), "--run-dir", str(tmp_path / f"fold{k}")) for k in range(4)]
+    assert registry.read_checkpoint(folds[0]).training_data.endswith("12 photos of 4 classes (research use)")
+    whole = cnn("--run-dir", str(tmp_path / "whole"))
+    out = train_main(["texture-fisher", "--data", str(synthetic_dtd), "--cnn", str(whole), "--pca-dim", "8",
+                      "--components", "4", "--run-dir", str(tmp_path / "fused"), "--fold-cnns", *map(str, folds)])
+    checkpoint = registry.read_checkpoint(out)
+    assert checkpoint.architecture == "studio-texture-fisher-ensemble"
+    assert 0 <= checkpoint.metrics["train1_cv_accuracy_fused"] <= 1
+    net = load(checkpoint, "cpu")
+    assert isinstance(net, TextureEnsemble) and net.config.components == 4 and net.config.pca_dim == 8
+    whole_net = load(registry.read_checkpoint(whole), "cpu")
+    whole_weights = whole_net.state_dict()
+    assert all(torch.equal(value, whole_weights[name]) for name, value in net.cnn.state_dict().items())
+
+    image = np.random.default_rng(3).integers(0, 256, (80, 96, 3), dtype=np.uint8)
+    fused = texture.predict_probabilities(net, image)
+    x = texture.resized(texture.as_tensor(image, torch.device("cpu")), texture.working_scale(80, 96))
+    with torch.inference_mode():
+        cnn_part = torch.log_softmax(whole_net(x), 1)[0]
+        scores = net.fisher(torch.from_numpy(texture.dense_sift(image, texture.working_scale(80, 96)
+                                                                / texture.PHOTO_SCALE)))
+    w, t = net.config.cnn_weight, net.config.temperature
+    expected = torch.softmax(w * cnn_part + (1 - w) * torch.log_softmax(scores / t, 0), 0).numpy()
+    assert np.allclose(fused, expected, atol=1e-5) and abs(fused.sum() - 1) < 1e-5
+
+
+def test_a_holdout_fold_that_does_not_exist_is_refused(tmp_path, synthetic_dtd):
+    with pytest.raises(SystemExit, match="fold"):
+        train_main(["texture", "--data", str(synthetic_dtd), "--steps", "1", "--holdout-fold", "4",
+                    "--run-dir", str(tmp_path / "run"), "--device", "cpu"])

@@ -10,7 +10,7 @@ from models.nets.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from models.nets.gan import Discriminator, Generator, GeneratorConfig
 from models.nets.inpaint import InpaintConfig, InpaintNet
 from models.nets.texgan import TexDCGANConfig, TexDCGANGenerator, TexGANConfig, TexGenerator
-from models.nets.texture import TextureConfig, TextureNet
+from models.nets.texture import TextureConfig, TextureEnsemble, TextureEnsembleConfig, TextureNet
 from models.nets.texvae import TexVAE, TexVAEConfig
 from models.nets.vae import VAE, VAEConfig
 
@@ -23,6 +23,7 @@ ARCHITECTURES = {
     "studio-vae": (VAEConfig, VAE),
     "studio-inpaint": (InpaintConfig, InpaintNet),
     "studio-texture": (TextureConfig, TextureNet),
+    "studio-texture-fisher-ensemble": (TextureEnsembleConfig, TextureEnsemble),
     "studio-texgan-generator": (TexGANConfig, TexGenerator),
     "texgan-dcgan-generator": (TexDCGANConfig, TexDCGANGenerator),
     "studio-texvae": (TexVAEConfig, TexVAE),

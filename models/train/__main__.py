@@ -1,4 +1,5 @@
-"""`python -m models.train {classifier,gan,cgan,vae,inpaint,texture,texgan,texvae,texture-head} [options]`.
+"""`python -m models.train KIND [options]`, KIND one of classifier, gan, cgan, vae, inpaint, texture, texture-fisher,
+texgan, texvae, texture-head.
 
 SIGTERM or SIGINT stop the texture trainers (texgan, texvae, texture-head) with their checkpoint saved and their
 model exported (exit status 0); the same --run-dir resumes.
@@ -23,10 +24,11 @@ import torch
 
 from models.device import DEVICE_CHOICES
 from models.errors import InvalidRequestError
-from models.train import classifier, gan, inpaint, texgan, texture, texture_head, texvae, vae
+from models.train import classifier, gan, inpaint, texgan, texture, texture_fisher, texture_head, texvae, vae
 from models.train.common import STOP_SIGNALS, distributed
 
 TRAINERS = {"classifier": classifier, "gan": gan, "cgan": gan, "vae": vae, "inpaint": inpaint, "texture": texture,
+            "texture-fisher": texture_fisher,
             "texgan": texgan, "texvae": texvae, "texture-head": texture_head}
 DISTRIBUTED = ("texgan", "texvae")  # the trainers that run under torchrun (DistributedDataParallel)
 

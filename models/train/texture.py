@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (one-cycle)")
     parser.add_argument("--width", type=int, default=24)
     parser.add_argument("--model-id", default="dtd10-texture")
+    parser.add_argument("--holdout-fold", type=int, default=None,
+                        help="train on the other folds of the train split's stratified 5-fold split and validate on "
+                             "this one (the CNNs that texture-fisher chooses its fusion with)")
 
 
 def random_views(photos: list[np.ndarray], labels: np.ndarray, size: int, crop: int, rng: np.random.Generator):
@@ -74,7 +77,18 @@ def train(args: argparse.Namespace) -> Path:
     rng = np.random.default_rng(args.seed)
     classes = dtd_classes(args.data)
     train_photos, train_labels = load_split(args.data, args.train_split, classes)
-    val_photos, val_labels = load_split(args.data, args.val_split, classes)
+    if args.holdout_fold is None:
+        val_photos, val_labels = load_split(args.data, args.val_split, classes)
+    else:
+        from models.train.texture_fisher import stratified_folds
+
+        folds = stratified_folds(train_labels)
+        if not 0 <= args.holdout_fold < len(folds):
+            raise SystemExit(f"--holdout-fold must be 0 to {len(folds) - 1}: the split has {len(folds)} folds")
+        inside, held = folds[args.holdout_fold]
+        args.val_split = f"{args.train_split}-fold{args.holdout_fold}"
+        val_photos, val_labels = [train_photos[i] for i in held], train_labels[held]
+        train_photos, train_labels = [train_photos[i] for i in inside], train_labels[inside]
     net = TextureNet(TextureConfig(width=args.width, num_classes=len(classes), class_names=tuple(classes))).to(device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=5e-4)
     run = RunState(args.run_dir, net=net, optimizer=optimizer, rng=rng)
