@@ -48,7 +48,8 @@ from studio.images import grid_image
 from studio.tabs import latent
 from studio.ui import dtd_examples
 
-GAN, CGAN, VAE, INPAINT, TEXTURE = "fmnist-gan", "fmnist-cgan", "fmnist-vae", "photo-inpaint", "dtd10-texture"
+GAN, CGAN, VAE, INPAINT = "fmnist-gan", "fmnist-cgan", "fmnist-vae", "photo-inpaint"
+TEXTURE = "dtd10-texture-ensemble"  # the Texture tab's default classifier
 TEXGAN, TEXVAE = "dtd10-texgan", "dtd10-texvae"
 INPAINT_PATCHES = inpaint.patch_method_id(INPAINT)
 VAE_EXAMPLES = sorted((ASSETS_DIR / "examples" / "fashion-mnist").glob("*.png"))

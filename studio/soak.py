@@ -86,8 +86,8 @@ def requests_of(http: httpx.Client, url: str) -> itertools.cycle:
         lambda: ("sample", ["fmnist-gan", next(seeds), 1, 1.0, *[0.0] * 10]),
         lambda: ("sample", ["fmnist-gan", next(seeds), 16, 0.8, *[0.5] * 10]),
         lambda: ("generate", ["fmnist-cgan", "Bag", 4, next(seeds), 1.0]),
-        lambda: ("classify", ["dtd10-texture", photo]),
-        lambda: ("heatmap", ["dtd10-texture", photo, "cracked"]),
+        lambda: ("classify", ["dtd10-texture-ensemble", photo]),
+        lambda: ("heatmap", ["dtd10-texture-ensemble", photo, "cracked"]),
         lambda: ("encode", ["fmnist-vae", garment]),
         lambda: ("interpolate", ["fmnist-vae", garment, photo, 8, "slerp", True]),
     ])

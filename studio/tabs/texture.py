@@ -32,7 +32,7 @@ from studio.ui import (
     wire_cancel,
 )
 
-DEFAULT_MODEL = "dtd10-texture"
+DEFAULT_MODEL = "dtd10-texture-ensemble"  # the CNN fused with Fisher vectors; "dtd10-texture" is the CNN alone
 EXAMPLES_DIR = registry.ASSETS_DIR / "examples" / "dtd"
 TOP_CLASSES = 5
 SOURCE_RECORD_SIZE = 768  # longest side of the copy of the input a heatmap PNG carries, so it can be restored
