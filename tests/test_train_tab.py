@@ -202,3 +202,29 @@ def test_a_finished_classifier_shows_its_held_out_confusion_matrix():
     assert "Finished" in shown and "user-classifier-1" in shown and "6 pictures): 83% right" in shown
     assert "<td>3</td><td>0</td><td>100%</td>" in shown and "<td>1</td><td>2</td><td>67%</td>" in shown
     assert "&lt;b&gt;" in shown and "<b>" not in shown  # class names from an upload are text, not markup
+
+
+def test_a_poll_resends_the_plot_and_samples_only_when_they_changed(tmp_path):
+    import os
+
+    import gradio as gr
+
+    from models import jobs
+    from studio.tabs.train import polled_view
+
+    samples = tmp_path / "samples.png"
+    Image.new("RGB", (16, 16), "red").save(samples)
+    job = jobs.Job(id="texgan-1", family="texgan", status="running", model_id="user-texgan-1", step=10,
+                   losses=[{"step": 10, "loss_d": 1.0, "loss_g": 2.0}], samples=samples)
+    def skipped(value) -> bool:
+        return isinstance(value, dict) and value == gr.skip()
+
+    first = polled_view(job, None)
+    assert first[2] is not None and first[3] is not None and first[-1] is not None
+    again = polled_view(job, first[-1])
+    assert skipped(again[2]) and skipped(again[3]) and again[1] == first[1]  # progress is always sent
+    os.utime(samples, ns=(os.stat(samples).st_atime_ns, os.stat(samples).st_mtime_ns + 10**9))
+    assert not skipped(polled_view(job, first[-1])[3])  # the trainer wrote a new grid
+    job.losses.append({"step": 20, "loss_d": 0.9, "loss_g": 1.8})
+    assert len(polled_view(job, first[-1])[2]) == 4  # a new loss record: the plot is drawn again, with it
+    assert polled_view(None, first[-1])[2] is None  # no job: the plot is cleared

@@ -202,6 +202,28 @@ def view(job: jobs.Job | None) -> tuple:
             gr.Button(interactive=not running), gr.Button(interactive=stoppable), gr.Button(interactive=resumable))
 
 
+def drawn_signature(job: jobs.Job | None) -> list | None:
+    """What the loss plot and the sample grid were drawn from: the job, its sample file's version and its last
+    loss record. A poll re-sends them only when this changes."""
+    if job is None:
+        return None
+    try:
+        samples = Path(job.samples).stat().st_mtime_ns if job.samples else None
+    except OSError:
+        samples = None
+    return [job.id, samples, job.losses[-1].get("step") if job.losses else None, len(job.losses)]
+
+
+def polled_view(job: jobs.Job | None, drawn: list | None) -> tuple:
+    """`view`, with the loss plot and the sample grid skipped where `drawn` (this page's last signature) says the
+    page already shows them; and the new signature."""
+    signature = drawn_signature(job)
+    shown = list(view(job))
+    if signature is not None and signature == drawn:
+        shown[2:4] = gr.skip(), gr.skip()
+    return (*shown, signature)
+
+
 def user_model_choices(places: Places, own: list[str] | None) -> list[str]:
     """The trained models this page may list and delete: all of them on a studio only this machine reaches, on
     a public one those of this browser's jobs."""
@@ -268,6 +290,7 @@ def build(places: Places) -> TrainParts:
     dataset = gr.State(None)  # the dataset folder of the upload (made by the studio)
     job_id = gr.State(None)
     own_jobs = gr.BrowserState([], storage_key="studio-training-jobs")  # the jobs this browser started
+    drawn = gr.State(None)  # drawn_signature of the plot and samples this page shows
     timer = gr.Timer(POLL_S, active=places.allowed)
     shown = [job_id, progress, plot, samples, log_text, start, stop, resume]
 
@@ -289,12 +312,12 @@ def build(places: Places) -> TrainParts:
         return (*view(job), [*(own or []), job.id][-MAX_OWN_JOBS:])
 
     @user_errors
-    def on_poll(current, own):
+    def on_poll(current, own, drawn_before):
         job = shown_job(places, current, own)
         if (job is not None and job.exported and not registry.has(job.model_id)
                 and job.model_id not in registry.skipped_user_models()):
             registry.refresh()  # a model the job just exported: every fitting tab lists it now
-        return view(job)
+        return polled_view(job, drawn_before)
 
     @user_errors
     def on_stop(current, own):
@@ -325,7 +348,7 @@ def build(places: Places) -> TrainParts:
           [dataset, family, size], summary, api_visibility="private")
     started = start.click(on_start, [dataset, family, size, minutes, own_jobs], [*shown, own_jobs],
                           api_visibility="private")
-    polled = timer.tick(on_poll, [job_id, own_jobs], shown, api_visibility="private", queue=False,
+    polled = timer.tick(on_poll, [job_id, own_jobs, drawn], [*shown, drawn], api_visibility="private", queue=False,
                         show_progress="hidden")
     stopped = stop.click(on_stop, [job_id, own_jobs], shown, api_visibility="private")
     resumed = resume.click(on_resume, [job_id, minutes, own_jobs], shown, api_visibility="private")
