@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -95,3 +96,31 @@ def write_new_file(directory: Path, stem: str, suffix: str, content: bytes | Cal
         except FileExistsError:
             continue
     raise FileWriteError(f"Could not write {stem}{suffix}: too many files of that name.", "too many files of that name")
+
+
+def replaced_name(folder: Path) -> Path:
+    return folder.parent / f".{folder.name}.replaced"
+
+
+def restore_interrupted_swap(folder: Path) -> bool:
+    """Put back the old `folder` that `swap_in_folder` had moved aside when a crash stopped it before the new one
+    was in place (`folder` missing, its hidden `.replaced` copy present). True if it did."""
+    aside = replaced_name(folder)
+    if folder.exists() or not aside.is_dir():
+        return False
+    aside.rename(folder)
+    log.warning("restored %s, which an interrupted replacement had moved aside", folder)
+    return True
+
+
+def swap_in_folder(new: Path, folder: Path) -> None:
+    """Replace `folder` by the fully written folder `new` (same parent). Linux cannot swap two non-empty folders
+    in one step, so the old one is first renamed aside to a hidden name; a crash between the two renames leaves
+    it there, and `restore_interrupted_swap` (called here and by the registry's scan) puts it back."""
+    restore_interrupted_swap(folder)
+    aside = replaced_name(folder)
+    shutil.rmtree(aside, ignore_errors=True)
+    if folder.exists():
+        folder.rename(aside)
+    new.rename(folder)
+    shutil.rmtree(aside, ignore_errors=True)

@@ -22,6 +22,7 @@ from pathlib import Path
 from threading import Lock
 
 from models.errors import InvalidRequestError, shown
+from models.files import restore_interrupted_swap
 
 log = logging.getLogger(__name__)
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
@@ -166,6 +167,8 @@ def refresh() -> None:
 def _scan_folders(assets_dir: Path, user_dir: Path | None) -> _Scan:
     shipped = {c.id: c for c in (read_checkpoint(p.parent) for p in sorted(assets_dir.glob(f"*/{ENTRY_FILE}")))}
     models, skipped = dict(shipped), {}
+    for aside in user_dir.glob(".*.replaced") if user_dir is not None and user_dir.is_dir() else []:
+        restore_interrupted_swap(aside.parent / aside.name[1 : -len(".replaced")])
     folders = sorted(p for p in user_dir.iterdir() if p.is_dir() and not p.name.startswith(".")) \
         if user_dir is not None and user_dir.is_dir() else []
     for folder in folders:

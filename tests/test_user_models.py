@@ -223,3 +223,19 @@ def test_the_texture_head_refuses_too_little_data_with_a_sentence(tmp_path, coun
             Image.fromarray(np.full((24, 24, 3), 20 * i, np.uint8)).save(data / name / f"{i}.png")
     with pytest.raises(InvalidRequestError, match=message):
         train_main(["texture-head", "--data", str(data), "--model-id", "x", "--run-dir", str(tmp_path / "run")])
+
+
+def test_an_export_interrupted_between_its_two_renames_loses_no_model(user_dir):
+    """A re-export moves the old folder aside, then renames the new one in; a crash between the two left the
+    model invisible. The registry's scan (and the next export) put the old folder back."""
+    from models.files import replaced_name
+
+    folder = tiny_classifier(user_dir / "mine", "my-textures")
+    folder.rename(replaced_name(folder))  # where the crash left it
+    registry.refresh()
+    assert registry.get("my-textures").directory == folder and not replaced_name(folder).exists()
+
+    folder.rename(replaced_name(folder))
+    tiny_classifier(user_dir / "mine", "my-textures-2")  # the next export swaps in over the restored folder
+    assert not replaced_name(folder).exists() and json.loads((folder / "model.json").read_text())["id"] == \
+        "my-textures-2"

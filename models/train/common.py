@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from models.data import fashion_mnist
 from models.device import select_device
-from models.files import write_atomically
+from models.files import swap_in_folder, write_atomically
 from models.loading import sha256_of
 
 log = logging.getLogger(__name__)
@@ -489,12 +489,7 @@ def export_model(
     }
     write_model_card(out_dir, entry)
     write_atomically(out_dir / "model.json", (json.dumps(entry, indent=2) + "\n").encode())
-    replaced = final_dir.parent / f".{final_dir.name}.replaced"
-    shutil.rmtree(replaced, ignore_errors=True)
-    if final_dir.exists():
-        final_dir.rename(replaced)
-    out_dir.rename(final_dir)
-    shutil.rmtree(replaced, ignore_errors=True)
+    swap_in_folder(out_dir, final_dir)
     log.info("exported %s to %s", model_id, final_dir)
     return final_dir
 
