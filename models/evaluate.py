@@ -448,8 +448,9 @@ def texture_baselines(train: list[np.ndarray], labels: np.ndarray, held_out: lis
     results[LBP_BASELINE] = svm.predict(np.stack([lbp_hsv_features(image) for image in held_out])), chosen
     train_sift = [texture.dense_sift(image) for image in train]
     head = fit_fisher_head(train_sift, FISHER_PCA_DIMS, FISHER_COMPONENTS, int(labels.max()) + 1)
-    c, cv_accuracy = choose_c(fisher_vectors(head, train_sift), labels)
-    fit_svm(head, fisher_vectors(head, train_sift), labels, c)
+    vectors = fisher_vectors(head, train_sift)
+    c, cv_accuracy = choose_c(vectors, labels)
+    fit_svm(head, vectors, labels, c)
     with torch.inference_mode():
         held_out_scores = np.stack([head(torch.from_numpy(texture.dense_sift(image))).numpy() for image in held_out])
     results[FISHER_BASELINE] = held_out_scores.argmax(1), {

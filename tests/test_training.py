@@ -269,3 +269,17 @@ def test_a_holdout_fold_that_does_not_exist_is_refused(tmp_path, synthetic_dtd):
     with pytest.raises(SystemExit, match="fold"):
         train_main(["texture", "--data", str(synthetic_dtd), "--steps", "1", "--holdout-fold", "4",
                     "--run-dir", str(tmp_path / "run"), "--device", "cpu"])
+
+
+def test_the_fisher_head_scores_two_classes_and_never_picks_a_class_it_never_saw():
+    from models.train.texture_fisher import fisher_vectors, fit_fisher_head, fit_svm
+
+    rng = np.random.default_rng(0)
+    photos = [rng.random((200, 16)).astype(np.float32) + (k % 2) for k in range(8)]  # class 1 is brighter
+    labels = np.array([k % 2 for k in range(8)])
+    head = fit_fisher_head(photos, pca_dim=4, components=2, num_classes=3)  # class 2: no photo
+    fit_svm(head, fisher_vectors(head, photos), labels, c=100.0)
+    with torch.inference_mode():
+        scores = np.stack([head(torch.from_numpy(p)).numpy() for p in photos])
+    assert (scores.argmax(1) == labels).all() and np.allclose(scores[:, 0], -scores[:, 1])
+    assert (scores[:, 2] < -1000).all()

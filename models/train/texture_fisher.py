@@ -40,6 +40,7 @@ GMM_DESCRIPTORS = 50_000  # the PCA and GMM are fitted to this many descriptors,
 LINEAR_C_GRID = 10.0 ** np.arange(-2, 1.5, 0.5)  # 0.01 ... 10
 CNN_WEIGHTS = np.round(np.arange(0, 1.01, 0.1), 2)
 TEMPERATURES = (0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+UNSEEN_CLASS_SCORE = -1e4  # the SVM score of a class no training photo showed: never chosen (finite, so 0 x it is 0)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,8 +94,13 @@ def fit_svm(head: FisherVectorHead, vectors: np.ndarray, labels: np.ndarray, c: 
     from sklearn.svm import LinearSVC
 
     svm = LinearSVC(C=c, max_iter=10_000).fit(vectors, labels)
-    head.svm_weight.copy_(torch.from_numpy(svm.coef_.astype(np.float32)))
-    head.svm_bias.copy_(torch.from_numpy(svm.intercept_.astype(np.float32)))
+    weight, bias = svm.coef_, svm.intercept_
+    if len(svm.classes_) == 2:  # one decision function, positive for the second class: a score for each
+        weight, bias = np.concatenate([-weight, weight]), np.concatenate([-bias, bias])
+    head.svm_weight.zero_()
+    head.svm_bias.fill_(UNSEEN_CLASS_SCORE)
+    head.svm_weight[svm.classes_] = torch.from_numpy(weight.astype(np.float32))
+    head.svm_bias[svm.classes_] = torch.from_numpy(bias.astype(np.float32))
     return head
 
 
@@ -147,7 +153,8 @@ def train(args: argparse.Namespace) -> Path:
     descriptors = [texture.dense_sift(photo) for photo in tqdm(photos, desc="dense SIFT", mininterval=10)]
 
     head = fit_fisher_head(descriptors, args.pca_dim, args.components, len(classes))
-    c, cv_accuracy = choose_c(fisher_vectors(head, descriptors), labels)
+    vectors = fisher_vectors(head, descriptors)
+    c, cv_accuracy = choose_c(vectors, labels)
     log.info("linear SVM: C = %g, %d-fold CV accuracy %.4f", c, len(folds), cv_accuracy)
 
     cnn_log_probabilities = np.zeros((len(photos), len(classes)))
@@ -165,7 +172,7 @@ def train(args: argparse.Namespace) -> Path:
     log.info("fusion chosen by CV: %s", fusion)
     weight, temperature = fusion.pop("cnn_weight"), fusion.pop("temperature")
 
-    fit_svm(head, fisher_vectors(head, descriptors), labels, c)
+    fit_svm(head, vectors, labels, c)
     cnn = cnn_of(args.cnn)
     config = TextureEnsembleConfig(**{**vars(cnn.config), "class_names": tuple(classes), "num_classes": len(classes),
                                       "pca_dim": head.gmm_means.shape[1], "components": head.gmm_means.shape[0],
