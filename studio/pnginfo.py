@@ -4,8 +4,10 @@ container's comment tag, see studio.video), so a saved image or animation can re
 from __future__ import annotations
 
 import base64
+import copy
 import io
 import json
+import threading
 from pathlib import Path
 from typing import BinaryIO
 
@@ -18,6 +20,9 @@ from models.image_input import MAX_PIXELS, ImageInputError, check_pixel_cap, ope
 from studio import __version__, video
 
 PNG_TEXT_KEY = "studio-parameters"
+RECENT_READS = 32  # files whose parameters `read` keeps
+_recent_reads: dict[tuple[str, int, int], dict] = {}
+_read_lock = threading.Lock()
 
 
 class NotAStudioPNGError(ValueError):
@@ -83,7 +88,25 @@ def decode_pixels(text: str) -> np.ndarray:
 
 def read(path: str | Path) -> dict:
     """Return the parameters of a studio PNG, GIF, WebM or MP4; raise NotAStudioPNGError with a readable reason
-    otherwise."""
+    otherwise. One restore reads the same file in several handlers (the PNG info tab, the tab switch, the
+    animation controls), so a file's parameters are kept while its size and modification time stay the same."""
+    try:
+        status = Path(path).stat()
+        key = (str(Path(path).resolve()), status.st_size, status.st_mtime_ns)
+    except (OSError, ValueError):
+        return _read(path)  # the readers below give the sentence for an unreadable file
+    with _read_lock:
+        if key in _recent_reads:
+            return copy.deepcopy(_recent_reads[key])
+    params = _read(path)
+    with _read_lock:
+        _recent_reads[key] = copy.deepcopy(params)
+        while len(_recent_reads) > RECENT_READS:
+            _recent_reads.pop(next(iter(_recent_reads)))
+    return params
+
+
+def _read(path: str | Path) -> dict:
     if (container := _video_container(path)) is not None:
         return _video_parameters(path, container)
     try:

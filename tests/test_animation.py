@@ -208,6 +208,19 @@ def test_a_video_over_the_pixel_cap_is_refused_from_its_header(tmp_path):
         pnginfo.read(path)
 
 
+def test_one_restore_probes_a_video_header_once_until_the_file_changes(tmp_path, monkeypatch):
+    path = write_video(tmp_path / "made.webm", 64, 64, 2, 2, pnginfo.gif_comment({"tab": "latent", "seed": 3}),
+                       "libvpx-vp9")
+    probes = []
+    monkeypatch.setattr(video, "read_comment", lambda *args, real=video.read_comment: probes.append(1) or real(*args))
+    first = pnginfo.read(path)
+    first["seed"] = 99  # a caller's change does not reach the next reader
+    assert pnginfo.read(path)["seed"] == 3 and len(probes) == 1
+    write_video(path, 64, 64, 2, 2, pnginfo.gif_comment({"tab": "latent", "seed": 4}), "libvpx-vp9")
+    os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 10**9))
+    assert pnginfo.read(path)["seed"] == 4 and len(probes) == 2
+
+
 def test_a_video_in_a_codec_the_studio_never_writes_is_refused(tmp_path):
     path = write_video(tmp_path / "other.mp4", 64, 64, 2, 2, pnginfo.gif_comment({"tab": "latent"}), "mpeg4")
     with pytest.raises(pnginfo.NotAStudioPNGError, match="coded as 'mpeg4'; the studio's animations are VP9 or H.264"):
