@@ -152,7 +152,7 @@ def train(args: argparse.Namespace) -> Path:
         raise SystemExit(f"--fold-cnns needs {len(folds)} model folders, one per fold; got {len(args.fold_cnns)}")
     descriptors = [texture.dense_sift(photo) for photo in tqdm(photos, desc="dense SIFT", mininterval=10)]
 
-    head = fit_fisher_head(descriptors, args.pca_dim, args.components, len(classes))
+    head = fit_fisher_head(descriptors, args.pca_dim, args.components, len(classes), args.seed)
     vectors = fisher_vectors(head, descriptors)
     c, cv_accuracy = choose_c(vectors, labels)
     log.info("linear SVM: C = %g, %d-fold CV accuracy %.4f", c, len(folds), cv_accuracy)
@@ -162,7 +162,8 @@ def train(args: argparse.Namespace) -> Path:
     for k, ((inside, held), folder) in enumerate(zip(folds, args.fold_cnns, strict=True)):
         fold_cnn = cnn_of(folder)
         cnn_log_probabilities[held] = np.log([texture.predict_probabilities(fold_cnn, photos[i]) for i in held])
-        fold_head = fit_fisher_head([descriptors[i] for i in inside], args.pca_dim, args.components, len(classes))
+        fold_head = fit_fisher_head([descriptors[i] for i in inside], args.pca_dim, args.components, len(classes),
+                                    args.seed)
         fit_svm(fold_head, fisher_vectors(fold_head, [descriptors[i] for i in inside]), labels[inside], c)
         svm_scores[held] = [fold_head(torch.from_numpy(descriptors[i])).numpy() for i in held]
         log.info("fold %d: CNN %.3f, Fisher vectors %.3f", k,
