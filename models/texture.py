@@ -59,20 +59,23 @@ def resized(x: torch.Tensor, scale: float) -> torch.Tensor:
 
 
 def dense_sift(image: np.ndarray, scale: float = 1.0) -> np.ndarray:
-    """RootSIFT descriptors [N, 128] float32 of an RGB uint8 image's grey, resized by `scale` (enlarged further
-    if needed to hold one descriptor of each size), on a dense grid: upright OpenCV SIFT descriptors every
-    SIFT_STEP pixels with spatial bins of each of SIFT_BINS pixels, L1-normalised, square root. OpenCV's
-    spatial bin is 3 sigma = 1.5 x the keypoint size, so a bin of b pixels is a keypoint of size 2b/3."""
+    """RootSIFT descriptors [N, 128] float32 of an RGB uint8 image's grey, resized by `scale` (a side that would
+    be shorter than SIFT_MIN_SIDE is made that long, to hold one descriptor of each size), on a dense grid:
+    upright OpenCV SIFT descriptors every SIFT_STEP pixels with spatial bins of each of SIFT_BINS pixels,
+    L1-normalised, square root. OpenCV's spatial bin is 3 sigma = 1.5 x the keypoint size, so a bin of b
+    pixels is a keypoint of size 2b/3."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    scale = max(scale, SIFT_MIN_SIDE / min(grey.shape))
-    if scale != 1:
-        size = (max(SIFT_MIN_SIDE, round(grey.shape[1] * scale)), max(SIFT_MIN_SIDE, round(grey.shape[0] * scale)))
-        grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    height, width = grey.shape
+    # Each side on its own: enlarging a sliver as a whole would put millions of descriptors along its long side.
+    target = (max(SIFT_MIN_SIDE, round(width * scale)), max(SIFT_MIN_SIDE, round(height * scale)))
+    if target != (width, height):
+        shrinks = target[0] <= width and target[1] <= height
+        grey = cv2.resize(grey, target, interpolation=cv2.INTER_AREA if shrinks else cv2.INTER_LINEAR)
     h, w = grey.shape
-    keypoints = [cv2.KeyPoint(float(x), float(y), 2 * size / 3, 0)
-                 for size in SIFT_BINS
-                 for y in range(2 * size, h - 2 * size + 1, SIFT_STEP)
-                 for x in range(2 * size, w - 2 * size + 1, SIFT_STEP)]
+    keypoints = [cv2.KeyPoint(float(x), float(y), 2 * bin_size / 3, 0)
+                 for bin_size in SIFT_BINS
+                 for y in range(2 * bin_size, h - 2 * bin_size + 1, SIFT_STEP)
+                 for x in range(2 * bin_size, w - 2 * bin_size + 1, SIFT_STEP)]
     _, descriptors = cv2.SIFT_create().compute(grey, keypoints)
     descriptors = descriptors.astype(np.float32)
     return np.sqrt(descriptors / np.maximum(descriptors.sum(1, keepdims=True), 1e-12))

@@ -202,3 +202,12 @@ def test_dense_sift_enlarges_small_pictures_to_hold_every_descriptor_size():
     descriptors = texture.dense_sift(np.zeros((12, 20, 3), np.uint8))
     assert descriptors.shape[1] == 128 and len(descriptors) >= len(texture.SIFT_BINS)
     assert np.isfinite(descriptors).all()
+
+
+def test_a_sliver_is_classified_without_enlarging_its_long_side():
+    """An 8x20000 picture: the CNN's and the descriptors' short side is enlarged alone, so the descriptors stay
+    as few as for a picture of the working size's long side (enlarging the whole sliver gave 80,000 of them)."""
+    sliver = np.random.default_rng(0).integers(0, 256, (8, 20_000, 3), dtype=np.uint8)
+    scale = texture.working_scale(8, 20_000)
+    assert len(texture.dense_sift(sliver, scale / texture.PHOTO_SCALE)) < 1000
+    assert abs(sum(texture.classify(MODEL, sliver, device="cpu").values()) - 1) < 1e-5
