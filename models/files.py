@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -98,6 +99,9 @@ def write_new_file(directory: Path, stem: str, suffix: str, content: bytes | Cal
     raise FileWriteError(f"Could not write {stem}{suffix}: too many files of that name.", "too many files of that name")
 
 
+SWAP_SETTLED_S = 60.0  # a folder moved aside this long ago belongs to no swap still running
+
+
 def replaced_name(folder: Path) -> Path:
     return folder.parent / f".{folder.name}.replaced"
 
@@ -113,10 +117,27 @@ def restore_interrupted_swap(folder: Path) -> bool:
     return True
 
 
+def settle_interrupted_swaps(parent: Path) -> None:
+    """For every folder in `parent` that `swap_in_folder` moved aside over SWAP_SETTLED_S ago (so no export in
+    another process is between its renames): put it back if its folder is missing (the swap crashed between
+    them), else delete it (the swap finished, but not its clean-up). Failures are logged, not raised."""
+    now = time.time()
+    for aside in parent.glob(".*.replaced"):
+        folder = parent / aside.name[1 : -len(".replaced")]
+        try:
+            if folder.parent != parent or not aside.is_dir() or now - aside.stat().st_ctime < SWAP_SETTLED_S:
+                continue
+            if not restore_interrupted_swap(folder):
+                shutil.rmtree(aside)
+        except OSError as error:
+            log.warning("could not settle %s: %s", aside, error)
+
+
 def swap_in_folder(new: Path, folder: Path) -> None:
     """Replace `folder` by the fully written folder `new` (same parent). Linux cannot swap two non-empty folders
     in one step, so the old one is first renamed aside to a hidden name; a crash between the two renames leaves
-    it there, and `restore_interrupted_swap` (called here and by the registry's scan) puts it back."""
+    it there, and `restore_interrupted_swap` (called here, and by the registry's scan through
+    `settle_interrupted_swaps`) puts it back."""
     restore_interrupted_swap(folder)
     aside = replaced_name(folder)
     shutil.rmtree(aside, ignore_errors=True)

@@ -22,7 +22,7 @@ from pathlib import Path
 from threading import Lock
 
 from models.errors import InvalidRequestError, shown
-from models.files import restore_interrupted_swap
+from models.files import replaced_name, settle_interrupted_swaps
 
 log = logging.getLogger(__name__)
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
@@ -167,8 +167,8 @@ def refresh() -> None:
 def _scan_folders(assets_dir: Path, user_dir: Path | None) -> _Scan:
     shipped = {c.id: c for c in (read_checkpoint(p.parent) for p in sorted(assets_dir.glob(f"*/{ENTRY_FILE}")))}
     models, skipped = dict(shipped), {}
-    for aside in user_dir.glob(".*.replaced") if user_dir is not None and user_dir.is_dir() else []:
-        restore_interrupted_swap(aside.parent / aside.name[1 : -len(".replaced")])
+    if user_dir is not None and user_dir.is_dir():
+        settle_interrupted_swaps(user_dir)
     folders = sorted(p for p in user_dir.iterdir() if p.is_dir() and not p.name.startswith(".")) \
         if user_dir is not None and user_dir.is_dir() else []
     for folder in folders:
@@ -250,6 +250,7 @@ def delete_user_model(model_id: str) -> Path:
     if folder is None or folder.resolve().parent != user_dir or not folder.is_dir() or folder.is_symlink():
         raise InvalidRequestError(f"There is no user model {shown(model_id)} in {user_dir} to delete.")
     shutil.rmtree(folder)
+    shutil.rmtree(replaced_name(folder), ignore_errors=True)  # an older copy an interrupted export left aside
     log.info("deleted the user model %s (%s)", model_id, folder)
     refresh()
     return folder

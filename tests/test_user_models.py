@@ -225,17 +225,27 @@ def test_the_texture_head_refuses_too_little_data_with_a_sentence(tmp_path, coun
         train_main(["texture-head", "--data", str(data), "--model-id", "x", "--run-dir", str(tmp_path / "run")])
 
 
-def test_an_export_interrupted_between_its_two_renames_loses_no_model(user_dir):
+def test_an_export_interrupted_between_its_two_renames_loses_no_model(user_dir, monkeypatch):
     """A re-export moves the old folder aside, then renames the new one in; a crash between the two left the
-    model invisible. The registry's scan (and the next export) put the old folder back."""
+    model invisible. The registry's scan puts a settled aside back (a fresh one may be an export still running in
+    another process), deletes one whose swap finished, and deleting a model deletes its aside too."""
+    from models import files
     from models.files import replaced_name
 
     folder = tiny_classifier(user_dir / "mine", "my-textures")
-    folder.rename(replaced_name(folder))  # where the crash left it
+    tiny_classifier(user_dir / "old-copy", "old-copy").rename(replaced_name(folder))  # a fresh aside
+    registry.refresh()
+    assert registry.has("my-textures") and replaced_name(folder).is_dir()  # left to the export that made it
+    registry.delete_user_model("my-textures")
+    assert not folder.exists() and not replaced_name(folder).exists()
+
+    tiny_classifier(folder, "my-textures").rename(replaced_name(folder))  # where a crash left it
+    registry.refresh()
+    assert not registry.has("my-textures") and replaced_name(folder).is_dir()  # fresh: maybe an export running
+    monkeypatch.setattr(files, "SWAP_SETTLED_S", 0.0)
     registry.refresh()
     assert registry.get("my-textures").directory == folder and not replaced_name(folder).exists()
 
-    folder.rename(replaced_name(folder))
-    tiny_classifier(user_dir / "mine", "my-textures-2")  # the next export swaps in over the restored folder
-    assert not replaced_name(folder).exists() and json.loads((folder / "model.json").read_text())["id"] == \
-        "my-textures-2"
+    tiny_classifier(user_dir / "old-copy", "old-copy").rename(replaced_name(folder))  # a swap that finished
+    registry.refresh()
+    assert not replaced_name(folder).exists() and registry.has("my-textures") and not registry.has("old-copy")
