@@ -21,7 +21,7 @@ from studio import __version__, video
 
 PNG_TEXT_KEY = "studio-parameters"
 RECENT_READS = 32  # files whose parameters `read` keeps
-_recent_reads: dict[tuple[str, int, int], dict] = {}
+_recent_reads: dict[tuple[str, int, int, int, int], dict] = {}
 _read_lock = threading.Lock()
 
 
@@ -89,10 +89,10 @@ def decode_pixels(text: str) -> np.ndarray:
 def read(path: str | Path) -> dict:
     """Return the parameters of a studio PNG, GIF, WebM or MP4; raise NotAStudioPNGError with a readable reason
     otherwise. One restore reads the same file in several handlers (the PNG info tab, the tab switch, the
-    animation controls), so a file's parameters are kept while its size and modification time stay the same."""
+    animation controls), so a file's parameters are kept while its inode, size and times stay the same."""
     try:
         status = Path(path).stat()
-        key = (str(Path(path).resolve()), status.st_size, status.st_mtime_ns)
+        key = (str(Path(path).resolve()), status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
     except (OSError, ValueError):
         return _read(path)  # the readers below give the sentence for an unreadable file
     with _read_lock:

@@ -161,7 +161,8 @@ def train(args: argparse.Namespace) -> Path:
     svm_scores = np.zeros((len(photos), len(classes)))
     for k, ((inside, held), folder) in enumerate(zip(folds, args.fold_cnns, strict=True)):
         fold_cnn = cnn_of(folder)
-        cnn_log_probabilities[held] = np.log([texture.predict_probabilities(fold_cnn, photos[i]) for i in held])
+        probabilities = np.array([texture.predict_probabilities(fold_cnn, photos[i]) for i in held], np.float64)
+        cnn_log_probabilities[held] = np.log(np.maximum(probabilities, 1e-30))  # finite: 0 x it must be 0
         fold_head = fit_fisher_head([descriptors[i] for i in inside], args.pca_dim, args.components, len(classes),
                                     args.seed)
         fit_svm(fold_head, fisher_vectors(fold_head, [descriptors[i] for i in inside]), labels[inside], c)

@@ -30,7 +30,7 @@ from models.data.uploads import MIN_CLASSES, MIN_PER_CLASS
 from models.device import select_device
 from models.errors import InvalidRequestError
 from models.loading import load
-from models.nets.texture import TextureConfig, TextureNet
+from models.nets.texture import TextureConfig, TextureEnsemble, TextureNet
 from models.train.common import (
     Progress,
     RunState,
@@ -114,8 +114,9 @@ def whole(photo: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def new_classifier(backbone_id: str, classes: list[str], device: torch.device) -> TextureNet:
-    """A TextureNet with the backbone's weights and new heads for `classes`."""
+    """A TextureNet with the backbone's weights and new heads for `classes` (an ensemble's backbone is its CNN)."""
     backbone = load(backbone_id, "cpu")
+    backbone = backbone.cnn if isinstance(backbone, TextureEnsemble) else backbone
     config = TextureConfig(width=backbone.config.width, second_order_dim=backbone.config.second_order_dim,
                            num_classes=len(classes), class_names=tuple(classes))
     net = TextureNet(config)

@@ -192,13 +192,15 @@ def own_job(places: Places, job_id: str | None, own: list[str] | None) -> str:
     return job_id
 
 
-def view(job: jobs.Job | None) -> tuple:
-    """Job id, progress, losses, samples, log and which buttons work, for a job (or none)."""
+def view(job: jobs.Job | None, drawn: bool = False) -> tuple:
+    """Job id, progress, losses, samples, log and which buttons work, for a job (or none); with `drawn`, the
+    page already shows these losses and samples, and they are skipped rather than drawn again."""
     running = job is not None and job.status == "running"
     stoppable = running and not job.stop_requested
     resumable = job is not None and job.status == "stopped"
     log_lines = "\n".join(job.log_tail.splitlines()[-LOG_LINES:]) if job else ""
-    return (job.id if job else None, progress_html(job), loss_frame(job), samples_image(job), log_lines,
+    plot, samples = (gr.skip(), gr.skip()) if drawn else (loss_frame(job), samples_image(job))
+    return (job.id if job else None, progress_html(job), plot, samples, log_lines,
             gr.Button(interactive=not running), gr.Button(interactive=stoppable), gr.Button(interactive=resumable))
 
 
@@ -218,10 +220,7 @@ def polled_view(job: jobs.Job | None, drawn: list | None) -> tuple:
     """`view`, with the loss plot and the sample grid skipped where `drawn` (this page's last signature) says the
     page already shows them; and the new signature."""
     signature = drawn_signature(job)
-    shown = list(view(job))
-    if signature is not None and signature == drawn:
-        shown[2:4] = gr.skip(), gr.skip()
-    return (*shown, signature)
+    return (*view(job, drawn=signature is not None and signature == drawn), signature)
 
 
 def user_model_choices(places: Places, own: list[str] | None) -> list[str]:
