@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from models import registry, texture
 from models.data.photos import DTD_DIR, dtd_classes
-from models.loading import build, load, verified_tensors
+from models.loading import load
 from models.nets.texture import FisherVectorHead, TextureEnsemble, TextureEnsembleConfig
 from models.train.common import export_model, training_record
 from models.train.texture import load_split
@@ -114,18 +114,15 @@ def choose_c(vectors: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return float(search.best_params_["C"]), float(search.best_score_)
 
 
-def log_softmax(scores: np.ndarray) -> np.ndarray:
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-
-
 def choose_fusion(cnn_log_probabilities: np.ndarray, svm_scores: np.ndarray, labels: np.ndarray) -> dict:
     """The CNN weight and temperature whose fused out-of-fold predictions are most often right (ties: the
     first in grid order), with the accuracies of both members alone and fused."""
+    from scipy.special import log_softmax
+
     def accuracy(predictions: np.ndarray) -> float:
         return float((predictions.argmax(1) == labels).mean())
 
-    scored = [(accuracy(w * cnn_log_probabilities + (1 - w) * log_softmax(svm_scores / t)), float(w), t)
+    scored = [(accuracy(w * cnn_log_probabilities + (1 - w) * log_softmax(svm_scores / t, axis=1)), float(w), t)
               for w, t in itertools.product(CNN_WEIGHTS, TEMPERATURES)]
     best, weight, temperature = max(scored, key=lambda s: s[0])
     return {"cnn_weight": weight, "temperature": temperature, "cv_accuracy_fused": best,
@@ -133,13 +130,8 @@ def choose_fusion(cnn_log_probabilities: np.ndarray, svm_scores: np.ndarray, lab
 
 
 def cnn_of(source: str | Path) -> torch.nn.Module:
-    """A texture CNN from a registered id or a model folder."""
-    if Path(source).is_dir():
-        checkpoint = registry.read_checkpoint(Path(source))
-        net = build(checkpoint.architecture, checkpoint.config)
-        net.load_state_dict(verified_tensors(checkpoint, checkpoint.weights))
-        return net.eval()
-    return load(str(source), "cpu")
+    """A texture CNN from a model folder or a registered id."""
+    return load(registry.read_checkpoint(Path(source)) if Path(source).is_dir() else str(source), "cpu")
 
 
 @torch.inference_mode()
