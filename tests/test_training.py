@@ -283,3 +283,15 @@ def test_the_fisher_head_scores_two_classes_and_never_picks_a_class_it_never_saw
         scores = np.stack([head(torch.from_numpy(p)).numpy() for p in photos])
     assert (scores.argmax(1) == labels).all() and np.allclose(scores[:, 0], -scores[:, 1])
     assert (scores[:, 2] < -1000).all()
+
+
+def test_the_fisher_head_svm_is_the_same_on_every_fit():
+    """LinearSVC's dual solver shuffles the examples: unseeded, two fits differ in the last digits."""
+    from models.nets.texture import FisherVectorHead
+    from models.train.texture_fisher import fit_svm
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(60, 2 * 4 * 8)).astype(np.float32)
+    labels = np.arange(60) % 3
+    weights = [fit_svm(FisherVectorHead(16, 8, 4, 3), vectors, labels, c=1.0).svm_weight.clone() for _ in range(4)]
+    assert all(torch.equal(weights[0], w) for w in weights[1:])

@@ -89,11 +89,13 @@ def fisher_vectors(head: FisherVectorHead, descriptors: list[np.ndarray]) -> np.
     return np.stack([head.encode(torch.from_numpy(d)).numpy() for d in descriptors])
 
 
-def fit_svm(head: FisherVectorHead, vectors: np.ndarray, labels: np.ndarray, c: float) -> FisherVectorHead:
-    """Fit the head's one-vs-rest linear SVM to Fisher vectors of its own encoding."""
+def fit_svm(head: FisherVectorHead, vectors: np.ndarray, labels: np.ndarray, c: float,
+            seed: int = 0) -> FisherVectorHead:
+    """Fit the head's one-vs-rest linear SVM to Fisher vectors of its own encoding (seeded: its dual solver
+    visits the examples in a random order, so an unseeded fit differs from run to run in the last digits)."""
     from sklearn.svm import LinearSVC
 
-    svm = LinearSVC(C=c, max_iter=10_000).fit(vectors, labels)
+    svm = LinearSVC(C=c, max_iter=10_000, random_state=seed).fit(vectors, labels)
     weight, bias = svm.coef_, svm.intercept_
     if len(svm.classes_) == 2:  # one decision function, positive for the second class: a score for each
         weight, bias = np.concatenate([-weight, weight]), np.concatenate([-bias, bias])
@@ -104,12 +106,13 @@ def fit_svm(head: FisherVectorHead, vectors: np.ndarray, labels: np.ndarray, c: 
     return head
 
 
-def choose_c(vectors: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+def choose_c(vectors: np.ndarray, labels: np.ndarray, seed: int = 0) -> tuple[float, float]:
     """(C, its cross-validated accuracy) of a linear SVM over LINEAR_C_GRID."""
     from sklearn.model_selection import GridSearchCV
     from sklearn.svm import LinearSVC
 
-    search = GridSearchCV(LinearSVC(max_iter=10_000), {"C": LINEAR_C_GRID}, cv=stratified_folds(labels))
+    search = GridSearchCV(LinearSVC(max_iter=10_000, random_state=seed), {"C": LINEAR_C_GRID},
+                          cv=stratified_folds(labels))
     search.fit(vectors, labels)
     return float(search.best_params_["C"]), float(search.best_score_)
 
@@ -146,7 +149,7 @@ def train(args: argparse.Namespace) -> Path:
 
     head = fit_fisher_head(descriptors, args.pca_dim, args.components, len(classes), args.seed)
     vectors = fisher_vectors(head, descriptors)
-    c, cv_accuracy = choose_c(vectors, labels)
+    c, cv_accuracy = choose_c(vectors, labels, args.seed)
     log.info("linear SVM: C = %g, %d-fold CV accuracy %.4f", c, len(folds), cv_accuracy)
 
     cnn_log_probabilities = np.zeros((len(photos), len(classes)))
@@ -157,7 +160,7 @@ def train(args: argparse.Namespace) -> Path:
         cnn_log_probabilities[held] = np.log(np.maximum(probabilities, 1e-30))  # finite: 0 x it must be 0
         fold_head = fit_fisher_head([descriptors[i] for i in inside], args.pca_dim, args.components, len(classes),
                                     args.seed)
-        fit_svm(fold_head, fisher_vectors(fold_head, [descriptors[i] for i in inside]), labels[inside], c)
+        fit_svm(fold_head, fisher_vectors(fold_head, [descriptors[i] for i in inside]), labels[inside], c, args.seed)
         svm_scores[held] = [fold_head(torch.from_numpy(descriptors[i])).numpy() for i in held]
         log.info("fold %d: CNN %.3f, Fisher vectors %.3f", k,
                  (cnn_log_probabilities[held].argmax(1) == labels[held]).mean(),
@@ -166,7 +169,7 @@ def train(args: argparse.Namespace) -> Path:
     log.info("fusion chosen by CV: %s", fusion)
     weight, temperature = fusion.pop("cnn_weight"), fusion.pop("temperature")
 
-    fit_svm(head, vectors, labels, c)
+    fit_svm(head, vectors, labels, c, args.seed)
     cnn = cnn_of(args.cnn)
     config = TextureEnsembleConfig(**{**vars(cnn.config), "class_names": tuple(classes), "num_classes": len(classes),
                                       "pca_dim": head.gmm_means.shape[1], "components": head.gmm_means.shape[0],
