@@ -143,13 +143,22 @@ def private_folder(kind: str) -> Path:
     return folder
 
 
+def _bottom_up(root: Path):
+    """Every file and folder under `root`, each folder after its contents. A folder removed meanwhile (by Gradio,
+    a test's teardown, another sweep) is skipped: os.walk ignores what it cannot list, where a pathlib walk
+    raises and the whole sweep would fail."""
+    for folder, subfolders, names in os.walk(root, topdown=False):
+        for name in [*names, *subfolders]:
+            yield Path(folder) / name
+
+
 def remove_files(root: Path, max_age_s: float, max_bytes: float = math.inf, keep: set[str] = frozenset()) -> int:
     """In one pass over `root`: delete the files untouched (modified, or admitted as used) for `max_age_s`,
     then the least recently used until the rest fit in `max_bytes` (this bounds the disk a flood of
     uploads or results can take), and the folders left empty; files in `keep` are neither deleted nor
     counted. Returns how many files went."""
     now, files_left, removed = time.time(), [], 0
-    for path in sorted(root.rglob("*"), reverse=True) if root.exists() else []:  # a folder after its contents
+    for path in _bottom_up(root):
         try:
             stat = path.lstat()
             if path.is_dir():

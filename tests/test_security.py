@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -372,6 +373,23 @@ def test_folders_are_trimmed_to_their_size_least_recently_used_first(tmp_path):
         os.utime(path, (1000 + k, 1000 + k))
     assert files.remove_files(tmp_path, math.inf, 2500, keep={str(paths[0])}) == 2  # the kept file is not counted
     assert [p.exists() for p in paths] == [True, False, False, True, True]
+
+
+def test_a_sweep_goes_on_when_a_folder_vanishes_under_it(tmp_path, monkeypatch):
+    """Gradio (or another sweep) may remove a cache folder while this one walks the tree."""
+    (tmp_path / "gone").mkdir()
+    (tmp_path / "gone" / "file.bin").write_bytes(b"x")
+    old = write_atomically(tmp_path / "kept" / "old.bin", b"x")
+    os.utime(old, (1000, 1000))
+    listing = os.scandir
+
+    def vanishing(path="."):
+        if isinstance(path, str | os.PathLike) and Path(path).name == "gone":  # (rmtree lists by descriptor)
+            shutil.rmtree(path)
+        return listing(path)
+
+    monkeypatch.setattr(os, "scandir", vanishing)
+    assert files.remove_files(tmp_path, 3600) == 1 and not old.exists()
 
 
 def test_history_items_pushed_out_take_their_copies_with_them():
