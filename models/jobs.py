@@ -1,4 +1,5 @@
-"""Training jobs as processes, never request threads: started, observed through their files, stopped, resumed.
+"""Training jobs as processes, never request threads: started, observed through their files, stopped, resumed,
+deleted.
 
 A job is a folder `JOBS_ROOT/<job id>/`: `job.json` (what was asked, the command, the pid, the times, the
 exit code once known), `run/` (the trainer's --run-dir: checkpoint.pt, stats.jsonl, samples.png) and
@@ -54,6 +55,7 @@ JOB_ID = re.compile(r"(gan|vae|classifier)-\d{8}-\d{6}-[0-9a-f]{16}")  # the ran
 JOB_FILE, RUN_DIR, LOG_FILE = "job.json", "run", "log.txt"
 STATS_FILE, SAMPLES_FILE, MODEL_FILE = "stats.jsonl", "samples.png", "model.json"  # as models.train.common
 CHECKPOINT_FILE = "checkpoint.pt"
+DELETED_PREFIX = ".deleted-"  # a job folder being deleted (no job id starts with a dot)
 
 _children: dict[str, subprocess.Popen] = {}  # the processes this server started, by job id
 _lock = threading.Lock()  # job.json read-modify-write within this process
@@ -191,6 +193,28 @@ def resume(job_id: str, jobs_root: Path, extra_minutes: float) -> Job:
     return status(job_id, jobs_root)
 
 
+def delete(job_id: str, jobs_root: Path) -> None:
+    """Remove a job that is not running: its checkpoint, samples, losses and log, so it can no longer be resumed.
+    The model it exported stays (the registry deletes models), and its upload goes when no job has used it for a
+    day (`remove_unused_datasets`). The folder is first renamed out of sight, so nobody sees half a job; JobError
+    while it runs."""
+    folder = _job_folder(job_id, jobs_root)
+    jobs_root = folder.parent
+    with _jobs_lock(jobs_root):
+        if status(job_id, jobs_root).status == "running":
+            raise JobError("This training is running; stop it before deleting it.")
+        deleted = jobs_root / f"{DELETED_PREFIX}{job_id}"
+        with _lock:
+            if deleted.exists():  # an earlier deletion of it was cut short
+                shutil.rmtree(deleted)
+            folder.rename(deleted)
+            _children.pop(job_id, None)
+    shutil.rmtree(deleted, ignore_errors=True)
+    if deleted.exists():
+        log.warning("could not remove all of %s", deleted)
+    log.info("deleted training job %s", job_id)
+
+
 def jobs(jobs_root: Path) -> list[Job]:
     """Every job under `jobs_root`, newest first."""
     root = Path(jobs_root)
@@ -270,17 +294,24 @@ def _threads() -> int:
 
 
 @contextlib.contextmanager
-def _one_at_a_time(jobs_root: Path):
-    """Hold the jobs folder's lock (across processes too) and refuse if a job is running."""
+def _jobs_lock(jobs_root: Path):
+    """Hold the jobs folder's lock (across processes too): starts, resumes and deletions take turns."""
     jobs_root.mkdir(parents=True, exist_ok=True)
     with open(jobs_root / ".lock", "a") as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
         try:
-            if running_job(jobs_root) is not None:
-                raise JobError("A training job is already running; stop it or wait for it to finish first.")
             yield
         finally:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _one_at_a_time(jobs_root: Path):
+    """Hold the jobs folder's lock and refuse if a job is running."""
+    with _jobs_lock(jobs_root):
+        if running_job(jobs_root) is not None:
+            raise JobError("A training job is already running; stop it or wait for it to finish first.")
+        yield
 
 
 def _launch(folder: Path, record: dict) -> None:
@@ -307,6 +338,8 @@ def _launch(folder: Path, record: dict) -> None:
 def _wait(folder: Path, process: subprocess.Popen) -> None:
     code = process.wait()
     with _lock:
+        if not (folder / JOB_FILE).is_file():
+            return  # deleted as it ended
         record = _read_record(folder)
         if record.get("pid") == process.pid:  # not a later run of the same job
             record.update(exit_code=code, ended=_now())

@@ -209,6 +209,28 @@ def test_start_stop_resume_finish(roots):
     assert [j.id for j in jobs.jobs(jobs_root)] == [job.id]
 
 
+def test_a_run_that_is_not_running_is_deleted_whole_and_its_model_kept(roots):
+    data, jobs_root, models_dir = roots
+    job = jobs.start(data, "gan", 32, 10, jobs_root, models_dir)
+    with pytest.raises(jobs.JobError, match="stop it before deleting"):
+        jobs.delete(job.id, jobs_root)
+    wait_for(lambda: jobs.status(job.id, jobs_root).step >= 3)  # its SIGTERM handler (the export) is in place
+    assert jobs.stop(job.id, jobs_root, wait_s=10).status == "stopped"
+
+    jobs.delete(job.id, jobs_root)
+    assert not (jobs_root / job.id).exists() and not list(jobs_root.glob(".deleted-*"))
+    assert (models_dir / job.model_id / "model.json").is_file()  # the model it made stays
+    assert jobs.jobs(jobs_root) == []
+    with pytest.raises(jobs.JobError, match="no training job"):
+        jobs.resume(job.id, jobs_root, extra_minutes=1)
+    with pytest.raises(jobs.JobError, match="no training job"):
+        jobs.delete(job.id, jobs_root)
+    for job_id in ("../jobs", f"{job.id}/../..", "", None):
+        with pytest.raises(jobs.JobError, match="not a training job id"):
+            jobs.delete(job_id, jobs_root)
+    assert jobs_root.is_dir() and data.is_dir()
+
+
 def test_options_and_job_ids_are_checked(roots):
     data, jobs_root, models_dir = roots
     with pytest.raises(jobs.JobError, match="must be 32 or 64"):

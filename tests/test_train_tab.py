@@ -1,5 +1,6 @@
 """The Train tab through the running app (gradio_client): an upload becomes a GAN the latent tab serves and a
-classifier the Texture tab serves; Stop then Resume continues from the checkpoint; a public studio refuses."""
+classifier the Texture tab serves; Stop then Resume continues from the checkpoint, Delete run removes the run and
+keeps its model; a public studio refuses."""
 
 from __future__ import annotations
 
@@ -91,8 +92,8 @@ def test_a_classifier_on_three_classes_scores_90_percent_held_out_and_classifies
     assert top["label"] == "green", top
 
 
-def test_stop_then_resume_continues_from_the_checkpoint(training_app, tmp_path):
-    client, _, _ = training_app
+def test_stop_then_resume_continues_from_the_checkpoint_and_delete_removes_the_run(training_app, tmp_path):
+    client, root, _ = training_app
     upload = class_zip(tmp_path / "pictures.zip", 14)
     started = client.predict([handle_file(str(upload))], "gan", 32, 5, api_name="/train_start")
     deadline = time.monotonic() + 120
@@ -110,6 +111,11 @@ def test_stop_then_resume_continues_from_the_checkpoint(training_app, tmp_path):
     finished = wait_for_status(client, started["job_id"], {"finished", "failed", "stopped"})
     assert finished["status"] == "finished", finished
     assert finished["step"] > stopped["step"]  # it went on from where it stopped, not from 0
+    assert client.predict(started["job_id"], api_name="/train_delete") == {"job_id": started["job_id"],
+                                                                            "deleted": True}
+    with pytest.raises(Exception, match="no training job"):
+        client.predict(started["job_id"], api_name="/train_status")
+    assert (root / "models" / finished["model_id"] / "model.json").is_file()  # the model stays
 
 
 def test_on_a_public_studio_a_page_sees_and_acts_on_its_own_jobs_and_models_only(tmp_path, monkeypatch):
@@ -135,7 +141,7 @@ def test_on_a_public_studio_a_page_sees_and_acts_on_its_own_jobs_and_models_only
     assert train.shown_job(local, None, []) is theirs  # one person's studio: the running job
     assert train.user_model_choices(public, [mine.id]) == ["user-gan-mine"]
     assert train.user_model_choices(local, []) == ["user-gan-mine", "user-gan-theirs"]
-    with pytest.raises(Exception, match="no job to stop or resume"):
+    with pytest.raises(Exception, match="no job to stop, resume or delete"):
         train.own_job(public, theirs.id, [mine.id])
 
 
@@ -156,7 +162,7 @@ def test_in_the_browser_a_zip_becomes_a_model_the_latent_tab_uses(training_app, 
     """The whole flow with real clicks: upload a zip, train briefly, choose the model in the latent tab."""
     from playwright.sync_api import expect, sync_playwright
 
-    client, _, url = training_app
+    client, root, url = training_app
     upload = class_zip(tmp_path / "pictures.zip", 14)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
@@ -187,6 +193,20 @@ def test_in_the_browser_a_zip_becomes_a_model_the_latent_tab_uses(training_app, 
                          .info.get("studio-parameters", "{}")).get("model_id") != model_id:
             assert time.monotonic() < wait, "the latent tab never made an image with the trained model"
             page.wait_for_timeout(500)
+
+        page.get_by_role("tab", name="Train").click()
+        run = next(folder for folder in (root / "jobs").glob("gan-*")
+                   if json.loads((folder / "job.json").read_text())["model_id"] == model_id)
+        delete_run = page.get_by_role("button", name="Delete run")
+        page.once("dialog", lambda dialog: dialog.dismiss())
+        delete_run.click()
+        page.wait_for_timeout(1500)
+        assert run.is_dir()  # answered No
+        page.once("dialog", lambda dialog: dialog.accept())
+        delete_run.click()
+        expect(page.locator(".train-progress")).to_contain_text("No training yet")
+        expect(delete_run).to_be_disabled()
+        assert not run.exists() and (root / "models" / model_id / "model.json").is_file()
         browser.close()
 
 

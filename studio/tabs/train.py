@@ -1,7 +1,7 @@
 """Train: an artist's pictures (a zip or images; class subfolders make classes) become a colour GAN, a colour VAE
 or a classifier on the texture network. Training runs in a process of its own (`models.jobs`); this tab starts,
-watches (progress, losses, samples, log), stops and resumes it, and the finished model appears in every tab
-that fits it."""
+watches (progress, losses, samples, log), stops, resumes and deletes it, and the finished model appears in every
+tab that fits it."""
 
 from __future__ import annotations
 
@@ -150,10 +150,13 @@ def loss_frame(job: jobs.Job | None) -> pd.DataFrame | None:
 
 def samples_image(job: jobs.Job | None) -> Image.Image | None:
     """The trainer's latest sample grid, blown up by a whole number so small pictures stay crisp."""
-    if job is None or job.samples is None or not Path(job.samples).exists():
+    if job is None or job.samples is None:
         return None
-    with Image.open(job.samples) as grid:
-        pixels = np.asarray(grid.convert("RGB"))
+    try:
+        with Image.open(job.samples) as grid:
+            pixels = np.asarray(grid.convert("RGB"))
+    except FileNotFoundError:  # the run was deleted meanwhile (from another page)
+        return None
     return upscale(pixels, max(1, 512 // max(pixels.shape[:2])))
 
 
@@ -186,9 +189,9 @@ def shown_job(places: Places, job_id: str | None, own: list[str] | None) -> jobs
 
 
 def own_job(places: Places, job_id: str | None, own: list[str] | None) -> str:
-    """A job id this page may stop or resume; a sentence otherwise."""
+    """A job id this page may stop, resume or delete; a sentence otherwise."""
     if not owned(places, job_id, own):
-        raise InvalidRequestError("Start a training here first: this page has no job to stop or resume.")
+        raise InvalidRequestError("Start a training here first: this page has no job to stop, resume or delete.")
     return job_id
 
 
@@ -198,10 +201,12 @@ def view(job: jobs.Job | None, drawn: bool = False) -> tuple:
     running = job is not None and job.status == "running"
     stoppable = running and not job.stop_requested
     resumable = job is not None and job.status == "stopped"
+    deletable = job is not None and not running
     log_lines = "\n".join(job.log_tail.splitlines()[-LOG_LINES:]) if job else ""
     plot, samples = (gr.skip(), gr.skip()) if drawn else (loss_frame(job), samples_image(job))
     return (job.id if job else None, progress_html(job), plot, samples, log_lines,
-            gr.Button(interactive=not running), gr.Button(interactive=stoppable), gr.Button(interactive=resumable))
+            gr.Button(interactive=not running), gr.Button(interactive=stoppable), gr.Button(interactive=resumable),
+            gr.Button(interactive=deletable))
 
 
 def drawn_signature(job: jobs.Job | None) -> list | None:
@@ -243,6 +248,9 @@ def refreshed_user_models(places: Places, chosen: str | None, listed: list[str],
 
 CONFIRM_DELETE = ("(model, own) => [model ? (confirm(`Delete the model ${model}? It cannot be brought back.`) "
                   "? model : '') : null, own]")
+# gr.State never reaches the page, so the answer travels in a hidden checkbox and the job id stays on the server
+CONFIRM_DELETE_RUN = ("(_, current, own) => [confirm('Delete this training run: its checkpoint, samples and log? "
+                      "It can no longer be resumed. The model it made stays in Your models.'), current, own]")
 
 
 def build(places: Places) -> TrainParts:
@@ -272,6 +280,7 @@ def build(places: Places) -> TrainParts:
                 start = gr.Button("Start training", variant="primary", interactive=places.allowed)
                 stop = gr.Button("Stop", variant="stop", interactive=False)
                 resume = gr.Button("Resume", interactive=False)
+                delete_run = gr.Button("Delete run", interactive=False)
             summary = gr.Markdown()
             sheet = StudioImage(label="A sample of your pictures", type="pil", format="png", interactive=False,
                                 height=220, alt_text="Thumbnails of the uploaded pictures")
@@ -291,7 +300,8 @@ def build(places: Places) -> TrainParts:
     own_jobs = gr.BrowserState([], storage_key="studio-training-jobs")  # the jobs this browser started
     drawn = gr.State(None)  # drawn_signature of the plot and samples this page shows
     timer = gr.Timer(POLL_S, active=places.allowed)
-    shown = [job_id, progress, plot, samples, log_text, start, stop, resume]
+    delete_run_confirmed = gr.Checkbox(False, visible=False)
+    shown = [job_id, progress, plot, samples, log_text, start, stop, resume, delete_run]
 
     @user_errors
     def on_upload(paths, family_value, size_value):
@@ -329,6 +339,17 @@ def build(places: Places) -> TrainParts:
         return view(jobs.resume(own_job(places, current, own), places.jobs_root, float(minutes_value)))
 
     @user_errors
+    def on_delete_run(confirmed, current, own):
+        refuse_unless_allowed(places)
+        if not confirmed:
+            return (*[gr.skip()] * len(shown), gr.skip())  # the person answered No
+        deleted = own_job(places, current, own)
+        jobs.delete(deleted, places.jobs_root)
+        gr.Info("Deleted the training run. Any model it made stays in Your models.")
+        remaining = [job for job in own or [] if job != deleted]
+        return (*view(shown_job(places, None, remaining)), remaining)
+
+    @user_errors
     def on_delete(model_id, own):
         refuse_unless_allowed(places)
         if model_id == "":
@@ -351,6 +372,8 @@ def build(places: Places) -> TrainParts:
                         show_progress="hidden")
     stopped = stop.click(on_stop, [job_id, own_jobs], shown, api_visibility="private")
     resumed = resume.click(on_resume, [job_id, minutes, own_jobs], shown, api_visibility="private")
+    delete_run.click(on_delete_run, [delete_run_confirmed, job_id, own_jobs], [*shown, own_jobs],
+                     api_visibility="private", js=CONFIRM_DELETE_RUN)
     deleted = delete.click(on_delete, [models, own_jobs], models, api_visibility="private", js=CONFIRM_DELETE)
     listed = gr.State([])  # what the "Your models" list shows: changed only when this does
     for event in (polled, started, deleted):
@@ -362,7 +385,7 @@ def build(places: Places) -> TrainParts:
 
 
 def api(places: Places) -> None:
-    """/train_start, /train_status, /train_stop and /train_resume for scripts (gradio_client)."""
+    """/train_start, /train_status, /train_stop, /train_resume and /train_delete for scripts (gradio_client)."""
 
     @user_errors
     def train_start(paths: list[str] | None, family: str = "gan", size: float = 32,
@@ -387,6 +410,12 @@ def api(places: Places) -> None:
         refuse_unless_allowed(places)
         return status_record(jobs.resume(job_id, places.jobs_root, float(minutes)))
 
+    @user_errors
+    def train_delete(job_id: str) -> dict:
+        refuse_unless_allowed(places)
+        jobs.delete(job_id, places.jobs_root)
+        return {"job_id": job_id, "deleted": True}
+
     files = FilesInput(file_count="multiple", type="filepath", visible=False)
     job = gr.Textbox(visible=False)
     more = gr.Number(DEFAULT_MINUTES, visible=False)
@@ -397,3 +426,4 @@ def api(places: Places) -> None:
     hidden.click(train_status, job, answer, api_name="train_status", queue=False)
     hidden.click(train_stop, job, answer, api_name="train_stop")
     hidden.click(train_resume, [job, more], answer, api_name="train_resume")
+    hidden.click(train_delete, job, answer, api_name="train_delete")
