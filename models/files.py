@@ -37,16 +37,18 @@ def reason_of(error: OSError) -> str:
 
 
 def write_atomically(path: Path | str, content: bytes | Callable[[BinaryIO], object], *,
-                     overwrite: bool = True, durable: bool = True) -> Path:
+                     overwrite: bool = True, durable: bool = True, make_folder: bool = True) -> Path:
     """Write `content` (bytes, or a function that writes to a binary file) to `path` through a temporary
     file in the same folder. With overwrite=False an existing `path` raises FileExistsError and is untouched.
     Any other failure raises FileWriteError with a readable reason, leaving no partial file behind.
     durable=False skips the flush to disk, for working files that do not outlive the process (the rename
-    still keeps a partial file from ever having the real name)."""
+    still keeps a partial file from ever having the real name). make_folder=False fails (FileWriteError) if the
+    folder is missing rather than making it, for a file whose folder may be deleted meanwhile."""
     path = Path(path)
     temporary = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if make_folder:
+            path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:40]}.", suffix=".part")
         with os.fdopen(handle, "wb") as file:
             if isinstance(content, bytes | bytearray):

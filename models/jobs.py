@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 from models.errors import InvalidRequestError
-from models.files import write_atomically
+from models.files import FileWriteError, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,9 @@ _lock = threading.Lock()  # job.json read-modify-write within this process
 
 class JobError(InvalidRequestError):
     """A training request that cannot be carried out (bad options, another job running, unknown job)."""
+
+
+NO_SUCH_JOB = "There is no training job with that id."
 
 
 @dataclass
@@ -265,7 +268,7 @@ def _job_folder(job_id: object, jobs_root: Path) -> Path:
         raise JobError("That is not a training job id.")
     folder = Path(jobs_root).resolve() / job_id
     if not (folder / JOB_FILE).is_file():
-        raise JobError("There is no training job with that id.")
+        raise JobError(NO_SUCH_JOB)
     return folder
 
 
@@ -337,9 +340,7 @@ def _launch(folder: Path, record: dict) -> None:
 
 def _wait(folder: Path, process: subprocess.Popen) -> None:
     code = process.wait()
-    with _lock:
-        if not (folder / JOB_FILE).is_file():
-            return  # deleted as it ended
+    with _lock, contextlib.suppress(JobError):  # a job deleted as it ended has nothing to record
         record = _read_record(folder)
         if record.get("pid") == process.pid:  # not a later run of the same job
             record.update(exit_code=code, ended=_now())
@@ -458,11 +459,21 @@ def _tail(path: Path) -> str:
 
 
 def _read_record(folder: Path) -> dict:
-    return json.loads((folder / JOB_FILE).read_text())
+    try:
+        return json.loads((folder / JOB_FILE).read_text())
+    except FileNotFoundError:  # deleted since its id was checked
+        raise JobError(NO_SUCH_JOB) from None
 
 
 def _write_record(folder: Path, record: dict) -> None:
-    write_atomically(folder / JOB_FILE, (json.dumps(record, indent=2) + "\n").encode())
+    """Write job.json, never making its folder: a job deleted meanwhile (from another studio sharing the jobs
+    folder too) must not come back as a folder holding only its record."""
+    try:
+        write_atomically(folder / JOB_FILE, (json.dumps(record, indent=2) + "\n").encode(), make_folder=False)
+    except FileWriteError:
+        if not folder.is_dir():
+            raise JobError(NO_SUCH_JOB) from None
+        raise
 
 
 def _now() -> str:
@@ -474,22 +485,32 @@ UNUSED_DATASET_AGE_S = 24 * 3600  # an upload no job trained on is removed after
 
 def remove_unused_datasets(jobs_root: Path, max_age_s: float = UNUSED_DATASET_AGE_S) -> int:
     """Delete the uploads under `jobs_root/datasets` that no job trains on and that are older than `max_age_s`
-    (an artist who uploaded and never started); returns how many went."""
-    folder = jobs_root / "datasets"
-    if not folder.is_dir():
+    (an artist who uploaded and never started), and job folders whose deletion was cut short; returns how many
+    uploads went. It holds the jobs lock, so a Start or Resume never loses its upload to it halfway."""
+    jobs_root = Path(jobs_root)
+    if not jobs_root.is_dir():
         return 0
-    used = set()
-    for record_path in jobs_root.glob("*/job.json"):
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            used.add(Path(json.loads(record_path.read_text())["dataset"]).resolve())
     removed = 0
-    for dataset in folder.iterdir():
-        resolved = dataset.resolve()
-        if any(path == resolved or resolved in path.parents for path in used):
-            continue
-        if time.time() - dataset.stat().st_mtime > max_age_s:
-            shutil.rmtree(dataset, ignore_errors=True)
-            removed += 1
+    with _jobs_lock(jobs_root):
+        for leftover in jobs_root.glob(f"{DELETED_PREFIX}*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        folder = jobs_root / "datasets"
+        used = set()
+        for record_path in jobs_root.glob("*/job.json"):
+            if record_path.parent.name.startswith("."):
+                continue  # a job being deleted
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                used.add(Path(json.loads(record_path.read_text())["dataset"]).resolve())
+        for dataset in folder.iterdir() if folder.is_dir() else []:
+            try:  # another studio sharing the folder may be sweeping it too
+                resolved = dataset.resolve()
+                if any(path == resolved or resolved in path.parents for path in used):
+                    continue
+                if time.time() - dataset.stat().st_mtime > max_age_s:
+                    shutil.rmtree(dataset, ignore_errors=True)
+                    removed += 1
+            except OSError:
+                continue
     if removed:
         log.info("removed %d uploads no job trained on", removed)
     return removed

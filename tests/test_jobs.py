@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import stat
 import struct
 import subprocess
@@ -327,6 +328,48 @@ def test_uploads_no_job_used_are_removed_after_a_day_and_used_ones_kept(tmp_path
         os.utime(folder, (old, old))
     assert jobs.remove_unused_datasets(jobs_root) == 1
     assert used.exists() and fresh.exists() and not unused.exists()
+
+    # a deletion cut short between its rename and its removal: the leftover goes, and its upload is not "used"
+    (jobs_root / ".deleted-gan-2").mkdir()
+    (jobs_root / ".deleted-gan-2" / "job.json").write_text(json.dumps({"dataset": str(unused / "images")}))
+    (unused / "images").mkdir(parents=True)
+    os.utime(unused, (old, old))
+    # an upload that vanishes while the sweep looks at it (another studio sweeping the same folder)
+    (jobs_root / "datasets" / "vanished").symlink_to(tmp_path / "nowhere")
+    assert jobs.remove_unused_datasets(jobs_root) == 1
+    assert not unused.exists() and not (jobs_root / ".deleted-gan-2").exists() and used.exists()
+
+
+def test_a_job_deleted_by_another_studio_meanwhile_is_gone_not_a_traceback_nor_a_ghost(tmp_path, monkeypatch):
+    jobs_root, models_dir = tmp_path / "jobs", tmp_path / "models"
+    job_id = "gan-20261130-231500-0000000000000001"
+    folder = write_job(jobs_root, models_dir, job_id)  # "running", its process gone: a status judges it
+    checked = jobs._job_folder
+
+    def deleted_after_the_check(*args):
+        found = checked(*args)
+        shutil.rmtree(folder)
+        return found
+
+    monkeypatch.setattr(jobs, "_job_folder", deleted_after_the_check)
+    with pytest.raises(jobs.JobError, match="no training job"):
+        jobs.status(job_id, jobs_root)
+    with pytest.raises(jobs.JobError, match="no training job"):
+        jobs.stop(job_id, jobs_root)
+    monkeypatch.undo()
+
+    folder = write_job(jobs_root, models_dir, job_id)
+    judged = jobs._verdict
+
+    def deleted_while_judged(*args):
+        verdict = judged(*args)
+        shutil.rmtree(folder)
+        return verdict
+
+    monkeypatch.setattr(jobs, "_verdict", deleted_while_judged)
+    with pytest.raises(jobs.JobError, match="no training job"):
+        jobs.status(job_id, jobs_root)
+    assert not folder.exists()  # its verdict was not written into a new folder
 
 
 def test_a_local_folder_is_ingested_with_its_subfolders_as_classes_and_only_on_a_local_studio(tmp_path):
