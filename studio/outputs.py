@@ -12,8 +12,9 @@ import json
 import logging
 import os
 import secrets
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
@@ -109,6 +110,10 @@ class OutputRecorder:
     is not recorded again; starred items are never pushed out."""
 
     outputs_dir: Path | None
+    # history copy (an unguessable path) -> (the outputs file written with it, when), for the last BURST_S: a
+    # burst removes only these (a history comes from the browser, so an item's `saved` may name any file there)
+    _written: dict[str, tuple[str, float]] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def record(self, image: Image.Image | None, history: list[dict] | None,
                now: float | None = None) -> tuple[list[dict], str | None]:
@@ -125,8 +130,7 @@ class OutputRecorder:
             return history, None
         data, stem = png_bytes(image), file_stem(params)
         newest = history[0] if history else {}
-        if newest.get("burst") == burst and not newest.get("starred") and now - newest.get("at", 0) < BURST_S:
-            forget(history.pop(0), saved_too=True)  # an unsettled step of the same burst
+        unsettled = newest.get("burst") == burst and not newest.get("starred") and now - newest.get("at", 0) < BURST_S
         saved, warning = None, None
         if self.outputs_dir is not None:
             try:
@@ -135,6 +139,14 @@ class OutputRecorder:
                 warning = (f"Could not save to the outputs folder {self.outputs_dir} ({error.reason}); "
                            "the image is in the history: download it from there.")
         copy = write_atomically(files.private_folder("history") / f"{stem}.png", data, durable=False)
+        if saved is not None:
+            self._wrote(copy, saved, now)
+        if unsettled:  # an unsettled step of the same burst, forgotten once its successor is safely written
+            step = history.pop(0)
+            forget(step, self._saved_just_before(step["path"], now))
+        for item in history:
+            if item.get("starred"):
+                keep_alive(item)
         history.insert(0, {"id": secrets.token_hex(8), "path": str(copy), "caption": describe(params),
                            "saved": str(saved) if saved else None, "key": key, "burst": burst, "at": now,
                            "starred": False})
@@ -145,19 +157,45 @@ class OutputRecorder:
             forget(history.pop(oldest))
         return history, warning
 
+    def _wrote(self, copy: Path, saved: Path, now: float) -> None:
+        with self._lock:
+            for old in [c for c, (_, at) in self._written.items() if not 0 <= now - at < BURST_S]:
+                del self._written[old]
+            self._written[str(copy)] = (str(saved), now)
 
-def forget(item: dict, saved_too: bool = False) -> None:
-    """Remove a history item's copy (it was this history's alone) and, for a superseded step of a burst, its
-    file in the outputs folder too (written by the same burst a moment before)."""
+    def _saved_just_before(self, copy: str, now: float) -> str | None:
+        """The outputs file this process wrote with the history copy `copy`, if that was less than BURST_S ago."""
+        with self._lock:
+            saved, at = self._written.get(copy, (None, -float("inf")))
+        return saved if 0 <= now - at < BURST_S else None
+
+
+def keep_alive(item: dict) -> None:
+    """Mark a starred item's copy as used, so the sweep of working files unused for hours keeps it while its
+    session is in use."""
+    try:
+        os.utime(item["path"])
+    except OSError:
+        pass
+
+
+def forget(item: dict, saved: str | None = None) -> None:
+    """Remove a history item's copy (it was this history's alone) and, for a superseded step of a burst, the
+    file `saved` in the outputs folder with it a moment before."""
     Path(item["path"]).unlink(missing_ok=True)
-    if saved_too and item.get("saved"):
-        Path(item["saved"]).unlink(missing_ok=True)
+    if saved is not None:
+        Path(saved).unlink(missing_ok=True)
 
 
 def toggle_star(history: list[dict], item_id: str) -> list[dict]:
-    """The history with the item `item_id` starred (kept for good) or unstarred."""
-    return [{**item, "starred": not item.get("starred")} if item.get("id") == item_id else item
-            for item in history]
+    """The history with the item `item_id` starred (never pushed out, and its copy kept while the session is in
+    use) or unstarred."""
+    toggled = [{**item, "starred": not item.get("starred")} if item.get("id") == item_id else item
+               for item in history]
+    for item in toggled:
+        if item.get("id") == item_id and item["starred"]:
+            keep_alive(item)
+    return toggled
 
 
 HISTORY_ITEM_TYPES = {"id": str, "path": str, "caption": str, "saved": str | None, "key": str, "burst": str,

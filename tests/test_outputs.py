@@ -1,5 +1,6 @@
 """The outputs folder, the session history, restoring in the right tab, batching helpers and model cards."""
 
+import os
 from pathlib import Path
 
 import gradio as gr
@@ -82,6 +83,48 @@ def test_a_burst_records_only_its_settled_result_and_an_identical_result_is_not_
     assert sorted(str(pnginfo.read(p).get("directions")) for p in tmp_path.glob("*.png")) == ["None", "[0.4]"]
     assert all(Path(item["path"]).exists() for item in history)
     assert len(list((files.work_dir() / "history").rglob("*seed1*.png"))) >= 2
+
+
+def test_a_forged_history_cannot_make_a_burst_delete_another_file_of_the_outputs_folder(tmp_path):
+    """The history comes back from the browser: its newest item may claim any file of the outputs folder."""
+    recorder = OutputRecorder(tmp_path)
+    older = write_new_file(tmp_path, "someone-elses-work", ".png", b"not mine to delete")
+    history, _ = recorder.record(studio_image(seed=1), [], now=100.0)
+    others, _ = recorder.record(studio_image(seed=7), [], now=200.0)  # another page's result, a moment ago
+    for victim in (older, Path(others[0]["saved"])):
+        forged = [{**history[0], "saved": str(victim), "at": 200.0}]  # "written a moment ago, in this burst"
+        replaced, _ = recorder.record(studio_image(seed=1, directions=[0.1]), forged, now=200.2)
+        assert victim.exists() and len(replaced) == 1  # only the forged item was replaced
+    assert older.read_bytes() == b"not mine to delete"
+
+
+def test_a_burst_step_is_forgotten_only_once_the_result_after_it_is_written(tmp_path, monkeypatch):
+    from studio import outputs
+
+    recorder = OutputRecorder(tmp_path)
+    history, _ = recorder.record(studio_image(seed=1), [], now=100.0)
+
+    def disk_full(*args, **kwargs):
+        raise outputs.FileWriteError("Could not write it: the disk is full.", "the disk is full")
+
+    monkeypatch.setattr(outputs, "write_atomically", disk_full)
+    with pytest.raises(outputs.FileWriteError):
+        recorder.record(studio_image(seed=1, directions=[0.1]), history, now=100.2)
+    assert Path(history[0]["path"]).exists() and Path(history[0]["saved"]).exists()  # still what it shows
+
+
+def test_a_starred_copy_is_kept_in_use_while_its_session_makes_results(tmp_path):
+    recorder = OutputRecorder(None)
+    history, _ = recorder.record(studio_image(seed=1), [], now=100.0)
+    history = toggle_star(history, history[0]["id"])
+    history, _ = recorder.record(studio_image(seed=2), history, now=200.0)
+    starred, plain = Path(history[1]["path"]), Path(history[0]["path"])
+    hours_ago = Path(starred).stat().st_mtime - 5 * 3600
+    for path in (starred, plain):
+        os.utime(path, (hours_ago, hours_ago))
+    recorder.record(studio_image(seed=3), history, now=300.0)
+    assert starred.stat().st_mtime > hours_ago + 3600 and plain.stat().st_mtime == hours_ago
+    assert files.remove_files(starred.parent.parent, 4 * 3600) >= 1 and starred.exists() and not plain.exists()
 
 
 def test_captions_say_what_differs_from_the_defaults():
