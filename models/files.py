@@ -102,10 +102,16 @@ def write_new_file(directory: Path, stem: str, suffix: str, content: bytes | Cal
 
 
 SWAP_SETTLED_S = 60.0  # a folder moved aside this long ago belongs to no swap still running
+ABANDONED_PARTIAL_S = 600.0  # a folder being written for a swap, untouched this long: its writer has died
 
 
 def replaced_name(folder: Path) -> Path:
     return folder.parent / f".{folder.name}.replaced"
+
+
+def partial_name(folder: Path) -> Path:
+    """The hidden folder beside `folder` where its replacement is written before `swap_in_folder`."""
+    return folder.parent / f".{folder.name}.partial"
 
 
 def restore_interrupted_swap(folder: Path) -> bool:
@@ -122,8 +128,17 @@ def restore_interrupted_swap(folder: Path) -> bool:
 def settle_interrupted_swaps(parent: Path) -> None:
     """For every folder in `parent` that `swap_in_folder` moved aside over SWAP_SETTLED_S ago (so no export in
     another process is between its renames): put it back if its folder is missing (the swap crashed between
-    them), else delete it (the swap finished, but not its clean-up). Failures are logged, not raised."""
+    them), else delete it (the swap finished, but not its clean-up). Replacements whose writing stopped over
+    ABANDONED_PARTIAL_S ago (a process killed while it wrote them) are deleted. Failures are logged, not
+    raised."""
     now = time.time()
+    for partial in parent.glob(".*.partial"):
+        try:
+            if partial.is_dir() and now - partial.stat().st_mtime > ABANDONED_PARTIAL_S:
+                shutil.rmtree(partial)
+                log.info("removed %s, left by an export that did not finish", partial)
+        except OSError as error:
+            log.warning("could not remove %s: %s", partial, error)
     for aside in parent.glob(".*.replaced"):
         folder = parent / aside.name[1 : -len(".replaced")]
         try:

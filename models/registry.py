@@ -114,7 +114,17 @@ def verify_files(checkpoint: Checkpoint) -> None:
 
 
 def read_user_checkpoint(directory: Path) -> Checkpoint:
-    """A user model folder's entry, its files verified; CorruptModelError says in a few words what is wrong."""
+    """A user model folder's entry, its files verified; CorruptModelError says in a few words what is wrong. A
+    mismatch is looked at twice: an export may have swapped in a new folder between the reading of its entry
+    and the hashing of its weights (old entry, new weights)."""
+    try:
+        verify_files(checkpoint := _user_entry(directory))
+    except CorruptModelError:
+        verify_files(checkpoint := _user_entry(directory))
+    return replace(checkpoint, user=True)
+
+
+def _user_entry(directory: Path) -> Checkpoint:
     try:
         checkpoint = read_checkpoint(directory)
     except FileNotFoundError as error:
@@ -123,8 +133,7 @@ def read_user_checkpoint(directory: Path) -> Checkpoint:
         raise CorruptModelError(f"its {ENTRY_FILE} is unreadable or incomplete ({type(error).__name__})") from error
     if not isinstance(checkpoint.id, str) or not checkpoint.id or not isinstance(checkpoint.config, dict):
         raise CorruptModelError(f"its {ENTRY_FILE} has no valid id or config")
-    verify_files(checkpoint)
-    return replace(checkpoint, user=True)
+    return checkpoint
 
 
 @dataclass(frozen=True)

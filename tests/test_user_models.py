@@ -249,3 +249,37 @@ def test_an_export_interrupted_between_its_two_renames_loses_no_model(user_dir, 
     tiny_classifier(user_dir / "old-copy", "old-copy").rename(replaced_name(folder))  # a swap that finished
     registry.refresh()
     assert not replaced_name(folder).exists() and registry.has("my-textures") and not registry.has("old-copy")
+
+
+def test_an_export_abandoned_halfway_is_cleared_once_it_has_lain_untouched(user_dir, monkeypatch):
+    from models import files
+    from models.files import partial_name
+
+    folder = user_dir / "mine"
+    tiny_classifier(user_dir / "half", "half").rename(partial_name(folder))  # a trainer killed as it exported
+    registry.refresh()
+    assert partial_name(folder).is_dir()  # fresh: maybe an export still writing it
+    monkeypatch.setattr(files, "ABANDONED_PARTIAL_S", 0.0)
+    registry.refresh()
+    assert not partial_name(folder).exists() and not registry.has("half")
+
+
+def test_a_scan_that_reads_a_model_as_an_export_replaces_it_does_not_call_it_damaged(user_dir, monkeypatch):
+    """Old model.json read, then the folder swapped, then the new weights hashed: a mismatch that is no damage."""
+    folder = tiny_classifier(user_dir / "mine", "my-textures")
+    replacement = tiny_classifier(user_dir / ".next", "my-textures")  # a re-export, ready to be swapped in
+    read = registry.read_checkpoint
+    reads = []
+
+    def swapped_after_reading(directory):
+        entry = read(directory)
+        reads.append(entry.weights.sha256)
+        if len(reads) == 1:
+            from models.files import swap_in_folder
+
+            swap_in_folder(replacement, folder)
+        return entry
+
+    monkeypatch.setattr(registry, "read_checkpoint", swapped_after_reading)
+    checkpoint = registry.read_user_checkpoint(folder)
+    assert reads[0] != reads[1] and checkpoint.weights.sha256 == reads[1]

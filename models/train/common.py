@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from models.data import fashion_mnist
 from models.device import select_device
-from models.files import swap_in_folder, write_atomically
+from models.files import partial_name, swap_in_folder, write_atomically
 from models.loading import sha256_of
 
 log = logging.getLogger(__name__)
@@ -462,7 +462,7 @@ def export_model(
     whole, so a model folder is never half old, half new (the registry skips hidden folders); a hand-written
     card already in `out_dir` is kept."""
     final_dir = out_dir
-    out_dir = final_dir.parent / f".{final_dir.name}.partial"
+    out_dir = partial_name(final_dir)
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
     if (final_dir / CARD_FILE).is_file():
