@@ -35,9 +35,10 @@ def class_index(label: str | int) -> int:
         names = [n.lower() for n in CLASS_NAMES]
         if label.strip().lower() in names:
             return names.index(label.strip().lower())
-        if not label.strip().isdigit():
+        digits = label.strip()
+        if not (digits.isascii() and digits.isdigit() and len(digits) <= 3):  # "²" is a digit, not an int
             raise InvalidRequestError(f"Unknown class {shown(label)}. Classes: {', '.join(CLASS_NAMES)}.")
-        label = int(label)
+        label = int(digits)
     if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or not 0 <= label < len(CLASS_NAMES):
         raise InvalidRequestError(f"Class index must be 0 to {len(CLASS_NAMES) - 1}, not {shown(label)}.")
     return int(label)

@@ -41,6 +41,8 @@ WORKING_SIZE = 512  # longest side of a crop the network sees; larger crops are 
 BLOCK = 32  # mask regions are found on a grid of this many pixels
 MARGIN = 0.5  # context around a region, as a fraction of its size ...
 MIN_MARGIN = 32  # ... but at least this many pixels
+MAX_REGIONS = 64  # separate parts of a hole the network (and patch transfer) fills, each a pass of its own ...
+MAX_PRIOR_REGIONS = 12  # ... and a texture VAE prior, each an optimisation of about 1.7 s on a 2-core CPU
 MAX_HOLE_FRACTION = 0.95  # more than this leaves too little of the image to fill from
 DILATION_RANGE = (0, 64)
 FEATHER_RANGE = (0, 32)
@@ -172,10 +174,17 @@ def _fill_crop(fill: CropFill, crop: np.ndarray, hole: np.ndarray, device: torch
 
 
 def _fill_regions(image: np.ndarray, hole: np.ndarray, feather: int,
-                  fill_crop: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
-    """Fill each region of the hole (disjoint boxes, each with a margin around its hole) and paste it back."""
+                  fill_crop: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                  max_regions: int | None = None) -> np.ndarray:
+    """Fill each region of the hole (disjoint boxes, each with a margin around its hole) and paste it back; a hole
+    in more than `max_regions` separate parts is refused (each is a fill of its own: a sprinkle of dots would
+    keep the server busy for minutes)."""
+    regions = hole_regions(hole)
+    if max_regions is not None and len(regions) > max_regions:
+        raise InvalidRequestError(f"The mask has {len(regions)} separate parts; this fill takes at most {max_regions}, "
+                                  "as it fills each part on its own. Join the strokes, or paint fewer.")
     result = image.copy()
-    for top, left, bottom, right in hole_regions(hole):
+    for top, left, bottom, right in regions:
         region, region_hole = image[top:bottom, left:right], hole[top:bottom, left:right]
         result[top:bottom, left:right] = _composite(region, fill_crop(region, region_hole), region_hole, feather)
     return result
@@ -220,7 +229,7 @@ def inpaint(model_id: str, image: np.ndarray, mask: np.ndarray, dilation: int = 
             return network_fill
         return patch_transfer.transfer(crop, crop_hole, np.where(crop_hole[..., None], network_fill, crop))
 
-    return _fill_regions(image, hole, feather, fill_crop)
+    return _fill_regions(image, hole, feather, fill_crop, MAX_REGIONS)
 
 
 def patch_method_id(network_id: str) -> str:
@@ -351,7 +360,7 @@ def texture_prior_inpaint(vae_id: str, image: np.ndarray, mask: np.ndarray, dila
     fill, param_device = _texture_prior_fill(net, steps, seed, progress), next(net.parameters()).device
     return _fill_regions(image, hole, feather,
                          lambda crop, crop_hole: _fill_crop(fill, crop, crop_hole, param_device, TEXTURE_PRIOR_SIZE,
-                                                            net.cell))
+                                                            net.cell), MAX_PRIOR_REGIONS)
 
 
 def classical(method_id: str, image: np.ndarray, mask: np.ndarray, dilation: int = 0,

@@ -32,6 +32,8 @@ MAX_LONG_SIDE = 3 * WORKING_SIZE  # very elongated images are reduced further
 WINDOW_FRACTION = 0.25  # texture-map windows: this fraction of the shorter side ...
 WINDOW_STRIDE = 0.5  # ... moved by this fraction of the window
 MAX_WINDOWS = 400
+MAP_VOTE_SIDE = 1024  # a texture map's votes are counted on a grid at most this many cells a side (per pixel
+# for a 10-class map of a 25-megapixel picture would be 1 GB)
 TRAINING_VIEW = 96  # pixels: training views were crops of half to all of a photo shown at this size ...
 PHOTO_SCALE = WORKING_SIZE / 256  # ... and a whole DTD photo (shorter side 256) is seen at this scale
 SIFT_BINS = (4, 6, 8)  # dense SIFT: pixels a side of its 4x4 spatial bins (patches of 16, 24, 32 pixels) ...
@@ -145,7 +147,8 @@ def window_boxes(height: int, width: int, window: int) -> list[tuple[int, int]]:
 def texture_map(model_id: str, image: np.ndarray, window: int | None = None,
                 progress: Callable[[float], None] | None = None,
                 device: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(label index per pixel int16 [H, W], confidence per pixel float32 [H, W]) from overlapping windows."""
+    """(label index per pixel int16 [H, W], confidence per pixel float32 [H, W]) from overlapping windows; on a
+    picture over MAP_VOTE_SIDE pixels a side the votes are counted per cell of a few pixels."""
     h, w = image.shape[:2]
     window = window or max(32, int(WINDOW_FRACTION * min(h, w)))
     if not 16 <= window <= min(h, w):
@@ -156,11 +159,14 @@ def texture_map(model_id: str, image: np.ndarray, window: int | None = None,
                                   f"use a window that needs at most {MAX_WINDOWS}.")
     net = _net(model_id, device)
     scale = window_scale(h, w, window)
-    votes = np.zeros((net.config.num_classes, h, w), np.float32)
+    cell = -(-max(h, w) // MAP_VOTE_SIDE)  # votes are counted per cell of this many pixels a side
+    votes = np.zeros((net.config.num_classes, -(-h // cell), -(-w // cell)), np.float32)
     for i, (y, x) in enumerate(boxes):
         window_image = image[y : y + window, x : x + window]
-        votes[:, y : y + window, x : x + window] += predict_probabilities(net, window_image, scale)[:, None, None]
+        votes[:, y // cell : -(-(y + window) // cell), x // cell : -(-(x + window) // cell)] += (
+            predict_probabilities(net, window_image, scale)[:, None, None])
         if progress is not None and i % 10 == 0:
             progress(i / len(boxes))
-    total = votes.sum(0)
-    return votes.argmax(0).astype(np.int16), (votes.max(0) / np.maximum(total, 1e-8)).astype(np.float32)
+    labels, confidence = votes.argmax(0).astype(np.int16), votes.max(0) / np.maximum(votes.sum(0), 1e-8)
+    cells = np.ix_(np.arange(h) // cell, np.arange(w) // cell)
+    return labels[cells], confidence[cells].astype(np.float32)

@@ -180,6 +180,9 @@ def path_at(model_id: str, image_a: np.ndarray, image_b: np.ndarray, positions: 
     [len(positions), *image shape]. A live preview and the final frame at one position are the same call."""
     validate_path(path)
     positions = validate_positions(positions)
+    image_a, image_b = np.asarray(image_a), np.asarray(image_b)
+    if image_a.shape != image_b.shape:
+        raise InvalidRequestError(f"Images A and B differ in shape: {image_a.shape} and {image_b.shape}.")
     z = encode(model_id, np.stack([image_a, image_b]), device)
     return decode(model_id, path_latents(z[0], z[1], positions, path), device)
 

@@ -12,7 +12,7 @@ from gradio.exceptions import InvalidPathError
 from PIL import Image
 
 from models import registry
-from models.errors import InvalidRequestError, shown
+from models.errors import InvalidRequestError, cut, shown
 from models.files import FileWriteError
 from models.image_input import MAX_PIXELS
 from studio import __version__, files, live, pnginfo, serving
@@ -45,8 +45,9 @@ class StudioBlocks(gr.Blocks):
     async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
         try:
             return await super().preprocess_data(block_fn, inputs, state, explicit_call)
-        except gr.Error:
-            raise
+        except gr.Error as error:  # Gradio's own range checks: their sentence, without Gradio's traceback
+            log.info("%s refused: %s", block_fn.name, cut(str(error.message)))
+            raise gr.Error(cut(str(error.message)), print_exception=False) from error
         except InvalidPathError as error:
             log.info("%s refused: a file outside the studio's folders", block_fn.name)
             raise gr.Error(files.NOT_UPLOADED, print_exception=False) from error

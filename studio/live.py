@@ -31,7 +31,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from PIL import Image
 
-from models.errors import InvalidRequestError
+from models.errors import InvalidRequestError, cut
 from models.registry import UnknownModelError
 from studio import pnginfo, serving
 
@@ -68,8 +68,8 @@ def previews(params: Sequence[dict], make_request: Callable[[dict], Any], serve_
             built.append(make_request(p))
         except REQUEST_ERRORS as error:
             built.append(error)
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
-            built.append(InvalidRequestError(f"The preview request is malformed ({type(error).__name__})."))
+        except Exception as error:  # noqa: BLE001 - whatever one request's values raise is that request's failure
+            built.append(malformed(error))
     answers = iter(serve_many([r for r in built if not isinstance(r, Exception)]))
     out: list[Image.Image | Exception] = []
     for request in built:
@@ -90,9 +90,17 @@ def one_by_one(serve_one: Callable[[Any], Any]) -> Callable[[list], list]:
                 results.append(serve_one(request))
             except REQUEST_ERRORS as error:
                 results.append(error)
+            except (KeyError, TypeError, ValueError, ArithmeticError, IndexError) as error:  # values no check foresaw
+                results.append(malformed(error))
         return results
 
     return serve_many
+
+
+def malformed(error: Exception) -> InvalidRequestError:
+    """The answer to a preview request whose values raised where no check foresaw them: one log line."""
+    log.info("a malformed preview request: %s: %s", type(error).__name__, cut(str(error)))
+    return InvalidRequestError(f"The preview request is malformed ({type(error).__name__}).")
 
 
 class PreviewFailedError(RuntimeError):

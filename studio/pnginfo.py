@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
 from models.files import write_atomically
-from models.image_input import MAX_PIXELS, ImageInputError, check_pixel_cap, open_image
+from models.image_input import MAX_PIXELS, ImageInputError, check_pixel_cap, check_size, open_image
 from studio import __version__, video
 
 PNG_TEXT_KEY = "studio-parameters"
@@ -76,11 +76,13 @@ def decode_jpeg(text: str) -> Image.Image:
 
 
 def decode_pixels(text: str) -> np.ndarray:
+    """Pixels `encode_pixels` wrote ("HxW[x3]:base64"), their size checked before they are decoded."""
     try:
         shape, data = text.split(":", 1)
         dimensions = [int(v) for v in shape.split("x")]
         if len(dimensions) < 2 or dimensions[2:] not in ([], [3]):  # grey or RGB
             raise ValueError(f"unexpected pixel shape {shape}")
+        check_size(dimensions[1], dimensions[0])  # an ImageInputError, a ValueError
         return np.frombuffer(base64.b64decode(data), dtype=np.uint8).reshape(dimensions).copy()
     except (ValueError, TypeError, AttributeError) as error:
         raise NotAStudioPNGError("That PNG's image parameters are damaged.") from error
@@ -162,12 +164,20 @@ def image_params(image: Image.Image) -> dict:
     return {} if text is None else parse(text)
 
 
+def _int64(text: str) -> int:
+    """A JSON integer within 64 bits (the studio writes none larger; JSON output cannot carry them)."""
+    value = int(text)  # ValueError past Python's limit on digits
+    if not -(2**63) <= value < 2**63:
+        raise ValueError("an integer beyond 64 bits")
+    return value
+
+
 def parse(text: str) -> dict:
-    """Decode the JSON of a studio-parameters text chunk."""
+    """Decode the JSON of a studio-parameters text chunk: an object whose "tab", if any, is a string."""
     try:
-        params = json.loads(text)
-    except (json.JSONDecodeError, RecursionError, TypeError) as error:  # RecursionError: absurdly deep nesting
+        params = json.loads(text, parse_int=_int64)
+    except (ValueError, RecursionError, TypeError) as error:  # RecursionError: absurdly deep nesting
         raise NotAStudioPNGError("That PNG's studio parameters are damaged.") from error
-    if not isinstance(params, dict):
+    if not isinstance(params, dict) or not isinstance(params.get("tab", ""), str):
         raise NotAStudioPNGError("That PNG's studio parameters are damaged.")
     return params

@@ -20,7 +20,7 @@ from PIL import Image
 from pydantic import model_validator
 
 from models import image_input, registry
-from models.errors import InvalidRequestError, shown
+from models.errors import InvalidRequestError, cut, shown
 from models.files import FileWriteError, write_atomically
 from models.loading import WeightFileError
 from models.registry import UnknownModelError
@@ -497,9 +497,9 @@ def user_errors(fn: Callable) -> Callable:
         except USER_ERRORS as error:
             log.info("%s refused: %s", fn.__name__, error)
             raise gr.Error(str(error), print_exception=False) from error
-        except (TypeError, ValueError) as error:
-            log.exception("bad input to %s", fn.__name__)
-            raise gr.Error(f"Invalid input: {error}", print_exception=False) from error
+        except (TypeError, ValueError, ArithmeticError) as error:  # a value no check foresaw: one log line
+            log.warning("bad input to %s: %s", fn.__name__, cut(str(error)), exc_info=log.isEnabledFor(logging.DEBUG))
+            raise gr.Error(f"Invalid input: {cut(str(error))}", print_exception=False) from error
 
     return wrapper
 
@@ -520,8 +520,8 @@ def serve_batch(requests: list[Callable[[], dict]], serve_many: Callable[[list[d
             built.append(build_request())
         except InvalidRequestError as error:
             built.append(error)
-        except (TypeError, ValueError) as error:
-            built.append(InvalidRequestError(f"Invalid input: {error}"))
+        except Exception as error:  # noqa: BLE001 - whatever one request's values raise is that request's failure
+            built.append(InvalidRequestError(f"Invalid input: {cut(str(error))}"))
     answers = iter(serve_many([r for r in built if not isinstance(r, Exception)]))
     pairs = [(None, r) if isinstance(r, Exception) else (r, next(answers)) for r in built]
     failures = [answer for _, answer in pairs if isinstance(answer, Exception)]
@@ -544,10 +544,20 @@ def serve_grey_and_texture(requests: list[dict], serve_grey: Callable[[list[dict
     return results
 
 
+MAX_WHOLE = 2**53  # the largest whole number a request may give: floats hold every whole number up to it
+
+
+def is_number(value: object) -> bool:
+    """An int or a finite float, not a bool (math.isfinite overflows on an int past 1e308)."""
+    return not isinstance(value, bool) and (isinstance(value, int) or isinstance(value, float) and math.isfinite(value))
+
+
 def whole_number(value: float | None, name: str) -> int:
     """A UI or API number that must be an integer (seeds, counts); anything else is the user's error."""
-    if value is None or isinstance(value, bool) or not math.isfinite(value) or value != int(value):
+    if not is_number(value) or value != int(value):
         raise InvalidRequestError(f"{name} must be a whole number, not {shown(value)}.")
+    if abs(value) > MAX_WHOLE:
+        raise InvalidRequestError(f"{name} must be a whole number of at most 16 digits, not {shown(value)}.")
     return int(value)
 
 
@@ -621,8 +631,7 @@ def restored_model(model_id: object) -> str:
 
 def restored_number(value: object, limits: tuple[float, float], whole: bool = True) -> float:
     """A number read from a PNG, within `limits` (and whole, for counts and seeds), or the PNG is refused."""
-    if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
-            or not limits[0] <= value <= limits[1] or (whole and value != int(value))):
+    if not is_number(value) or not limits[0] <= value <= limits[1] or (whole and value != int(value)):
         raise NotAStudioPNGError("That image's parameters are damaged.")
     return int(value) if whole else float(value)
 

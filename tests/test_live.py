@@ -88,6 +88,13 @@ def test_the_path_position_preview_is_the_frame_at_that_position():
     np.testing.assert_array_equal(pixels(previews[1])[..., 0], frames[2])  # halfway is the strip's middle frame
     missing = vae.live_previews([{"position": 0.5}])[0]
     assert isinstance(missing, Exception) and "Interpolate" in str(missing)
+    # end images that do not fit each other, and a seed past every check, fail alone; the batch is served
+    mismatched = {**base, "image_b": pnginfo.encode_pixels(np.zeros((16, 16), np.uint8)), "position": 0.5}
+    answers = vae.live_previews([{**base, "position": 0.5}, mismatched])
+    assert isinstance(answers[1], Exception) and "differ in shape" in str(answers[1])
+    np.testing.assert_array_equal(pixels(answers[0]), pixels(previews[1]))
+    answers = latent.live_previews([latent_params(seed=10**400), latent_params()])
+    assert isinstance(answers[0], Exception) and not isinstance(answers[1], Exception)
 
 
 def post(url: str, body: bytes) -> tuple[int, bytes]:

@@ -204,6 +204,21 @@ def test_a_batch_fails_only_when_every_request_failed():
     with pytest.raises(gr.Error, match="seed is wrong"):
         serve_batch([bad, bad], serve, lambda r, a: a)
 
+    def huge():  # math.isfinite(10**400) raises OverflowError, which no check expected: still one request's fault
+        raise OverflowError("int too large to convert to float")
+
+    assert serve_batch([lambda: {"x": 1}, huge, lambda: {"x": 3}], serve, lambda r, a: a) == [2, None, 6]
+
+
+def test_whole_numbers_past_what_a_float_holds_are_refused_with_a_sentence():
+    from studio.ui import whole_number
+
+    assert whole_number(2**53, "Seed") == 2**53 and whole_number(7.0, "Seed") == 7
+    for value, words in ((10**400, "at most 16 digits"), (1e300, "at most 16 digits"), (10**5000, "about 5000 digits"),
+                         ("3", "whole number"), (float("nan"), "whole number"), (True, "whole number"), (2.5, "whole")):
+        with pytest.raises(InvalidRequestError, match=words):
+            whole_number(value, "Seed")
+
 
 def test_model_card_names_data_license_and_metrics():
     card = model_card_markdown("fmnist-vae")

@@ -135,6 +135,15 @@ def test_malformed_values_get_a_sentence_not_a_traceback(studio_app, capfd):
     assert "Traceback" not in capfd.readouterr().err
 
 
+def test_gradios_own_range_checks_answer_with_a_short_sentence_and_no_traceback(client, capfd):
+    capfd.readouterr()
+    for psi in (3.0, 1e300):
+        with pytest.raises(Exception, match="maximum") as raised:
+            client.predict("fmnist-gan", 1, 1, psi, *[0.0] * 10, api_name="/sample")
+        assert len(str(raised.value)) < 300, str(raised.value)
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_a_file_the_app_made_is_still_admitted(server_paths_client, studio_app):
     """The positive control: the same hand-written payload naming a result the app made is classified."""
     demo, app_url = studio_app
@@ -490,7 +499,21 @@ def test_caller_mistakes_get_one_clean_sentence_and_one_log_line(client, tmp_pat
     pnginfo.save_png(image, deep)
     wrong_types = crafted_png(tmp_path, {"tab": "inpaint", "model_id": "photo-inpaint", "dilation": "abc",
                                          "feather": [1]})
+    crafted = {name: crafted_png(tmp_path, {"tab": "latent"}, f"{name}.png") for name in ("dict-tab", "long", "wide")}
+    for name, text in (("dict-tab", '{"tab": {"a": 1}}'), ("long", '{"tab": "latent", "seed": 1' + "0" * 5000 + "}"),
+                       ("wide", '{"tab": "latent", "seed": 18446744073709551616}')):
+        image = Image.open(crafted[name])
+        image.info[pnginfo.PNG_TEXT_KEY] = text
+        pnginfo.save_png(image, crafted[name])
+    empty_pixels = crafted_png(tmp_path, {"tab": "vae", "mode": "interpolate", "model_id": "fmnist-vae",
+                                          "image_a": "0x5:", "image_b": "0x5:"}, "empty.png")
     cases = [
+        (lambda: client.predict("fmnist-gan", 10**400, 1, 1.0, *[0.0] * 10, api_name="/sample"), "Seed must be"),
+        (lambda: client.predict("fmnist-cgan", "\u00b2", "Bag", 8, 1, 1.0, api_name="/morph"), "Unknown class"),
+        (lambda: client.predict("fmnist-cgan", "9" * 5000, "Bag", 8, 1, 1.0, api_name="/morph"), "Unknown class"),
+        (lambda: client.predict(handle_file(str(empty_pixels)), api_name="/restore_vae"), "damaged"),
+        *[(lambda path=path: client.predict(handle_file(str(path)), api_name="/png_info"), "damaged")
+          for path in crafted.values()],
         (lambda: client.predict(handle_file(str(deep)), api_name="/png_info"), "parameters are damaged"),
         (lambda: client.predict(["fmnist-gan"], 1, 1, 1.0, *[0.0] * 10, api_name="/sample"), "Unknown model id"),
         (lambda: client.predict(["dtd10-texture"], handle_file(str(outside_image(tmp_path))), api_name="/classify"),

@@ -125,6 +125,27 @@ def test_api_heatmap_and_texture_map_have_the_image_size(client, tmp_path):
         assert Image.open(annotation["image"]).size == (320, 180)
 
 
+def test_a_large_picture_is_mapped_on_a_grid_of_votes_and_drawn_reduced(client, tmp_path):
+    """Per-pixel votes and colour masks of a 25-megapixel picture took GBs of the server's memory."""
+    import tracemalloc
+
+    photo = Image.open(EXAMPLES[5]).convert("RGB").resize((2400, 2400))
+    tracemalloc.start()
+    labels, confidence = texture.texture_map("dtd10-texture", np.asarray(photo), window=600, device="cpu")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert labels.shape == confidence.shape == (2400, 2400)
+    assert peak < 120e6, peak  # votes per pixel alone would be 10 x 2400 x 2400 x 4 bytes = 230 MB
+    assert (labels[:8, :8] == labels[0, 0]).all()  # a grid cell is one label
+
+    path = write(tmp_path, "large.jpg", photo.resize((3000, 2000)))
+    annotated = client.predict("dtd10-texture", handle_file(path), 25, api_name="/texture_map")
+    assert Image.open(annotated["image"]).size == (2048, 1365)
+    assert all(Image.open(a["image"]).size == (2048, 1365) for a in annotated["annotations"])
+    heat = client.predict("dtd10-texture", handle_file(path), "bubbly", api_name="/heatmap")
+    assert Image.open(heat).size == (2048, 1365)
+
+
 def write(tmp_path, name: str, image: Image.Image, **kwargs) -> str:
     path = tmp_path / name
     image.save(path, **kwargs)

@@ -36,12 +36,23 @@ DEFAULT_MODEL = "dtd10-texture-ensemble"  # the CNN fused with Fisher vectors; "
 EXAMPLES_DIR = registry.ASSETS_DIR / "examples" / "dtd"
 TOP_CLASSES = 5
 SOURCE_RECORD_SIZE = 768  # longest side of the copy of the input a heatmap PNG carries, so it can be restored
+DISPLAY_SIDE = 2048  # heatmaps and texture maps of larger pictures are drawn at this longest side: full-size
+# colour maps of a 25-megapixel picture took GBs (and the network sees every picture at 192 pixels anyway)
 
 
 def _pixels(image: Image.Image | None) -> np.ndarray:
     if image is None:
         raise InvalidRequestError("Upload, paste or pick an image first.")
     return np.asarray(image)
+
+
+def for_display(image: Image.Image) -> Image.Image:
+    """The picture as drawn under a heatmap or texture map: reduced to DISPLAY_SIDE pixels a side if larger."""
+    scale = DISPLAY_SIDE / max(image.size)
+    if scale >= 1:
+        return image
+    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                        Image.Resampling.BOX)
 
 
 @user_errors
@@ -56,7 +67,8 @@ def explain(model_id: str, image: Image.Image | None, label: str | None) -> Imag
     carries the settings and a copy of the input (at most SOURCE_RECORD_SIZE pixels a side, JPEG)."""
     pixels = _pixels(image)
     label = label or next(iter(texture.classify(model_id, pixels)))
-    overlay = heat_overlay(pixels, texture.heatmap(model_id, pixels, label))
+    drawn = np.asarray(for_display(image))
+    overlay = heat_overlay(drawn, texture.heatmap(model_id, drawn, label))
     source = image.copy()
     source.thumbnail((SOURCE_RECORD_SIZE, SOURCE_RECORD_SIZE))
     return pnginfo.embed(overlay, {"tab": "texture", "mode": "heatmap", "model_id": model_id, "label": label,
@@ -73,6 +85,11 @@ def texture_map(model_id: str, image: Image.Image | None, window_percent: float,
     labels, _ = texture.texture_map(model_id, pixels, window,
                                     progress=cancellable_progress(progress, "classifying windows", request))
     names = texture.class_names(model_id)
+    drawn = for_display(image)
+    if drawn is not image:
+        rows = np.arange(drawn.height) * labels.shape[0] // drawn.height
+        labels = labels[np.ix_(rows, np.arange(drawn.width) * labels.shape[1] // drawn.width)]
+    image = drawn
     return image, [((labels == k).astype(np.float32) * 0.6, names[k]) for k in np.unique(labels)]
 
 
