@@ -42,13 +42,19 @@ MAX_BODY_BYTES = 64 * 1024  # a preview request is parameters; a texture VAE's t
 MAX_BACKLOG = 64  # previews waiting for the worker, all clients together
 MAX_IN_FLIGHT_PER_CLIENT = 4  # the page keeps at most 2 in flight; a little slack for a second tab
 PNG_COMPRESS_LEVEL = 1  # previews are thrown away: encode fast rather than small
-MAX_TEXTURE_SIDE = 256  # a larger texture takes too long to follow a slider (1024 pixels: 1.2 s on 2 cores)
+MAX_TEXTURE_SIDE = 256  # a larger texture takes too long to follow a slider (1024 pixels: 1.2 s on 2 cores) ...
+MAX_TEXTURE_PIXELS = 4 * 256 * 256  # ... and so do many textures at once (64 of 256 pixels: 4.1 s)
 
 
 def check_texture_side(request: dict) -> dict:
-    """Refuse a live preview of a texture over MAX_TEXTURE_SIDE (its final image still comes at release)."""
-    if request.get("size", 0) > MAX_TEXTURE_SIDE:
+    """Refuse a live preview of a texture over MAX_TEXTURE_SIDE, or of textures over MAX_TEXTURE_PIXELS in all
+    (their final image still comes at release)."""
+    size = request.get("size", 0)
+    if size > MAX_TEXTURE_SIDE:
         raise InvalidRequestError(f"Textures over {MAX_TEXTURE_SIDE} pixels are drawn when you let go of the "
+                                  "slider, not while you drag it.")
+    if size * size * request.get("n", 1) > MAX_TEXTURE_PIXELS:
+        raise InvalidRequestError(f"{request['n']} textures of {size} pixels are drawn when you let go of the "
                                   "slider, not while you drag it.")
     return request
 

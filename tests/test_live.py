@@ -53,6 +53,8 @@ def test_a_bad_request_gets_its_own_sentence_and_the_others_their_pictures():
     assert all(str(answer).endswith(".") for answer in answers[1:])
     large = latent.live_previews([latent_params(model_id="dtd10-texgan", size=live.MAX_TEXTURE_SIDE + 16)])[0]
     assert isinstance(large, Exception) and "when you let go" in str(large)
+    many, four = latent.live_previews([latent_params(model_id="dtd10-texgan", size=256, num_samples=n) for n in (5, 4)])
+    assert isinstance(many, Exception) and "5 textures" in str(many) and isinstance(four, Image.Image)
 
 
 def test_the_morph_position_preview_is_the_blend_at_that_position():
