@@ -55,6 +55,7 @@ def make_zip(path: Path, entries: dict[str, bytes], symlinks: tuple[str, ...] = 
     return path
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow warns, the studio refuses
 def test_a_zip_with_class_folders_is_ingested_safely(tmp_path):
     source = make_zip(tmp_path / "My Set.zip", {
         "set/Cats!/a.png": png_bytes(seed=1),
