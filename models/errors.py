@@ -5,10 +5,8 @@ class InvalidRequestError(ValueError):
     """A request the caller can fix (bad seed, count, psi, class, steps, image)."""
 
 
-SHOWN_LENGTH = 40
-
-
-MESSAGE_LENGTH = 200
+SHOWN_LENGTH = 40  # characters of a caller's value echoed in a message
+MESSAGE_LENGTH = 200  # characters of a message that may echo one (Python's, Gradio's)
 
 
 def cut(message: str, length: int = MESSAGE_LENGTH) -> str:

@@ -7,6 +7,7 @@ import binascii
 import functools
 import logging
 import math
+import numbers
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -548,8 +549,11 @@ MAX_WHOLE = 2**53  # the largest whole number a request may give: floats hold ev
 
 
 def is_number(value: object) -> bool:
-    """An int or a finite float, not a bool (math.isfinite overflows on an int past 1e308)."""
-    return not isinstance(value, bool) and (isinstance(value, int) or isinstance(value, float) and math.isfinite(value))
+    """A whole number or a finite real one (NumPy's too), not a bool; math.isfinite overflows on an int past 1e308,
+    so it only sees the others."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    return isinstance(value, numbers.Integral) or math.isfinite(value)
 
 
 def whole_number(value: float | None, name: str) -> int:

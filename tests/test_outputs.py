@@ -213,7 +213,7 @@ def test_a_batch_fails_only_when_every_request_failed():
 def test_whole_numbers_past_what_a_float_holds_are_refused_with_a_sentence():
     from studio.ui import whole_number
 
-    assert whole_number(2**53, "Seed") == 2**53 and whole_number(7.0, "Seed") == 7
+    assert whole_number(2**53, "Seed") == 2**53 and whole_number(7.0, "Seed") == 7 == whole_number(np.int64(7), "Seed")
     for value, words in ((10**400, "at most 16 digits"), (1e300, "at most 16 digits"), (10**5000, "about 5000 digits"),
                          ("3", "whole number"), (float("nan"), "whole number"), (True, "whole number"), (2.5, "whole")):
         with pytest.raises(InvalidRequestError, match=words):
