@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from models.errors import InvalidRequestError
 
@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 MAX_PIXELS = 25_000_000  # 25 megapixels, e.g. 6000x4000; larger images are refused before decoding
 MIN_SIDE = 8
 READABLE_FORMATS = "PNG, JPEG, WebP, GIF, BMP or TIFF"
+OPENED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")  # the Pillow parsers a user's file may reach
+MAX_TEXT_BYTES = 2_000_000  # text chunks of a PNG, all together: a studio PNG's parameters are under 0.5 MB
+MAX_GIF_COMMENT_BYTES = 256_000  # a GIF's comment: Pillow joins its blocks in quadratic time (9.8 MB took 38 s)
+PngImagePlugin.MAX_TEXT_MEMORY = MAX_TEXT_BYTES  # Pillow's default, 64 MB, let a 66 kB file inflate to MBs of text
 
 
 class ImageInputError(InvalidRequestError):
@@ -91,7 +95,8 @@ def _opened(source: str | Path | bytes, max_pixels: int) -> Iterator[Image.Image
     here or while the caller decodes, becomes an ImageInputError with a readable message."""
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
-        with Image.open(stream) as image:
+        check_gif_comment(source)
+        with Image.open(stream, formats=OPENED_FORMATS) as image:
             check_size(*image.size, max_pixels=max_pixels)
             yield image
     except ImageInputError:
@@ -109,10 +114,53 @@ def _opened(source: str | Path | bytes, max_pixels: int) -> Iterator[Image.Image
         raise ImageInputError("The image file is damaged or truncated and cannot be decoded.") from error
 
 
-def check_header(source: str | Path | bytes, max_pixels: int = MAX_PIXELS) -> None:
-    """Refuse a file that is not an image, or an image over the pixel cap, from its header alone."""
-    with _opened(source, max_pixels):
-        pass
+def check_header(source: str | Path | bytes, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """Refuse a file that is not an image, or an image over the pixel cap, from its header alone; (width, height)
+    of one that passes."""
+    with _opened(source, max_pixels) as image:
+        return image.size
+
+
+def check_gif_comment(source: str | Path | bytes) -> None:
+    """Refuse a GIF whose comment is over MAX_GIF_COMMENT_BYTES, by walking its blocks (nothing decoded), before
+    Pillow reads it; any other file passes."""
+    if isinstance(source, str | Path):
+        with open(source, "rb") as file:
+            if file.read(4) != b"GIF8":
+                return
+            file.seek(0)
+            source = file.read()
+    if source[:4] == b"GIF8" and gif_comment_bytes(source) > MAX_GIF_COMMENT_BYTES:
+        raise ImageInputError(f"The GIF's comment is over {MAX_GIF_COMMENT_BYTES // 1000} kB; the studio does not "
+                              "read GIFs carrying that much text.")
+
+
+def gif_comment_bytes(data: bytes) -> int:
+    """The bytes in a GIF's comment extensions, found by skipping from block to block (a damaged file stops the
+    count where it breaks; Pillow then says it is damaged)."""
+    def table(flags: int) -> int:  # bytes of a colour table, if the flags say there is one
+        return 3 << ((flags & 7) + 1) if flags & 0x80 else 0
+
+    def sub_blocks(pos: int) -> tuple[int, int]:  # (where they end, their data bytes)
+        size = 0
+        while pos < len(data) and data[pos]:
+            size += data[pos]
+            pos += 1 + data[pos]
+        return pos + 1, size
+
+    if len(data) < 13:
+        return 0
+    pos, total = 13 + table(data[10]), 0
+    while pos + 1 < len(data) and data[pos] != 0x3B:  # the trailer
+        if data[pos] == 0x21:  # an extension: its label (0xFE: a comment), then sub-blocks
+            label = data[pos + 1]
+            pos, size = sub_blocks(pos + 2)
+            total += size if label == 0xFE else 0
+        elif data[pos] == 0x2C and pos + 10 <= len(data):  # an image: descriptor, colour table, LZW size, data
+            pos, _ = sub_blocks(pos + 10 + table(data[pos + 9]) + 1)
+        else:
+            break
+    return total
 
 
 def _decode(source: str | Path | bytes, max_pixels: int) -> Image.Image:

@@ -16,7 +16,14 @@ from PIL import Image, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
 from models.files import write_atomically
-from models.image_input import MAX_PIXELS, ImageInputError, check_pixel_cap, check_size, open_image
+from models.image_input import (
+    MAX_PIXELS,
+    ImageInputError,
+    check_gif_comment,
+    check_pixel_cap,
+    check_size,
+    open_image,
+)
 from studio import __version__, video
 
 PNG_TEXT_KEY = "studio-parameters"
@@ -112,7 +119,8 @@ def _read(path: str | Path) -> dict:
     if (container := _video_container(path)) is not None:
         return _video_parameters(path, container)
     try:
-        with Image.open(path) as image:
+        check_gif_comment(path)
+        with Image.open(path, formats=("PNG", "GIF")) as image:
             check_pixel_cap(*image.size)  # from the header: a studio image is never over the cap
             if image.format == "GIF":
                 text = _comment_text(image.info.get("comment", b"").decode("utf-8", "replace"))
@@ -172,8 +180,15 @@ def _int64(text: str) -> int:
     return value
 
 
+MAX_TEXT_CHARS = 2_000_000  # a studio's parameters are under 0.5 MB (a heatmap's copy of its input, as JPEG)
+MAX_CONTAINERS = 1_000  # lists and objects in them: a few dozen (base64 has no brackets); millions of empty
+# lists in a few MB took 225 MB of memory each time they were parsed
+
+
 def parse(text: str) -> dict:
     """Decode the JSON of a studio-parameters text chunk: an object whose "tab", if any, is a string."""
+    if not isinstance(text, str) or len(text) > MAX_TEXT_CHARS or text.count("[") + text.count("{") > MAX_CONTAINERS:
+        raise NotAStudioPNGError("That PNG's studio parameters are damaged.")
     try:
         params = json.loads(text, parse_int=_int64)
     except (ValueError, RecursionError, TypeError) as error:  # RecursionError: absurdly deep nesting

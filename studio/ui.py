@@ -26,7 +26,7 @@ from models.files import FileWriteError, write_atomically
 from models.loading import WeightFileError
 from models.registry import UnknownModelError
 from studio import files, outputs, pnginfo
-from studio.images import cell_at, cell_count
+from studio.images import CELLS_KEY, cell_at, cell_count
 from studio.pnginfo import NotAStudioPNGError
 from studio.serving import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB
 
@@ -89,12 +89,17 @@ button[role=tab][aria-selected=true] { color: #c2410c !important; }
 """
 
 
+MAX_PAYLOAD_PIXELS = 4 * image_input.MAX_PIXELS  # all images of one input together: an editor's background, mask
+# layer and composite of a 25-megapixel picture, and a little more (each is decoded to RGBA: a payload of 30 such
+# layers took 2.8 GB)
+
+
 def admit_payload(payload: Any, images: bool) -> list[Path | bytes]:
     """Every file a component payload names must pass `files.admitted_path` (data: URLs carry their bytes and
     name no file); with `images`, each must also be within the pixel cap, read from its header alone.
     Returns what to read, in the payload's order: admitted paths, and the bytes of data: URLs."""
     data = payload.model_dump() if hasattr(payload, "model_dump") else payload
-    sources = []
+    sources, pixels = [], 0
     for file in _file_dicts(data):
         path, url = file.get("path"), file.get("url")
         if path is None and isinstance(url, str) and url.startswith("data:"):
@@ -104,7 +109,11 @@ def admit_payload(payload: Any, images: bool) -> list[Path | bytes]:
         else:
             source = files.admitted_path(path)
         if images:
-            image_input.check_header(source)
+            width, height = image_input.check_header(source)
+            pixels += width * height
+            if pixels > MAX_PAYLOAD_PIXELS:
+                raise InvalidRequestError(f"The request's images hold more than {MAX_PAYLOAD_PIXELS // 1_000_000} "
+                                          "megapixels in all.")
         sources.append(source)
     return sources
 
@@ -295,6 +304,8 @@ class EditorInput(AdmitsFiles, gr.ImageEditor):
         return super().accept_blobs(data)
 
     def open_admitted(self, payload: Any, sources: list[Path | bytes]):
+        if len(getattr(payload, "layers", None) or []) > EDITOR_MAX_LAYERS:
+            raise InvalidRequestError(f"The editor sends at most {EDITOR_MAX_LAYERS} layers.")
         blobs = self.blob_storage.get(payload.id) if getattr(payload, "id", None) else None
         if blobs is not None:
             for blob in [blobs.background, blobs.composite, *(blobs.layers or [])]:
@@ -358,6 +369,14 @@ def received_image(image: Image.Image | None) -> Image.Image:
     if (count := cell_count(image)) > 1:
         raise gr.Error(f"This result holds {count} pictures: click the one you want, then send it.",
                        print_exception=False)
+    return studio_text_only(image)
+
+
+def studio_text_only(image: Image.Image) -> Image.Image:
+    """The image with only the studio's own text entries (parameters, grid layout): Gradio writes every text entry
+    of an image it serves back into the PNG, so an upload's text would travel on (a 66 kB upload came back as 66
+    MB of text before PNG text was capped)."""
+    image.info = {key: value for key, value in image.info.items() if key in (pnginfo.PNG_TEXT_KEY, CELLS_KEY)}
     return image
 
 

@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 from gradio_client import handle_file
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 import launch
 from models import conditional, registry
@@ -487,6 +488,79 @@ def test_restore_and_png_info_refuse_images_over_the_cap_from_the_header(client,
     for endpoint in ("/png_info", "/restore_inpaint"):
         with pytest.raises(Exception, match="accepts up to 25 megapixels"):
             client.predict(handle_file(str(bomb)), api_name=endpoint)
+
+
+def text_bomb_png(path: Path, chunks: int, chunk_bytes: int = 1_000_000) -> Path:
+    """A small PNG whose zTXt chunks inflate to `chunks` MB of text (66 kB on disk for 63 MB)."""
+    info = PngInfo()
+    for k in range(chunks):
+        info.add_text(f"note{k}", "x" * chunk_bytes, zip=True)
+    Image.new("RGB", (64, 64), (20, 120, 200)).save(path, pnginfo=info)
+    return path
+
+
+def gif_with_comment(path: Path, comment_bytes: int) -> Path:
+    frames = [Image.new("P", (32, 32), k) for k in range(3)]
+    frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:], comment=b"x" * comment_bytes)
+    return path
+
+
+def test_files_that_cost_far_more_to_read_than_their_size_are_refused_quickly(client, tmp_path):
+    """Inflating text chunks, a GIF comment Pillow joins in quadratic time, parsers for formats the studio does not
+    take: each refused before it costs seconds or hundreds of MB."""
+    from models import image_input
+
+    text_bomb = text_bomb_png(tmp_path / "text.png", 8)
+    long_comment = gif_with_comment(tmp_path / "comment.gif", 300_000)
+    icon = tmp_path / "icon.png"  # an ICO file by its bytes
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(icon, format="ICO")
+    cases = ((text_bomb, "damaged", "not a readable image"), (long_comment, *["comment is over 256 kB"] * 2),
+             (icon, "not an image the studio can read", "not a readable image"))
+    for path, refusal, png_info_refusal in cases:
+        started = time.perf_counter()
+        with pytest.raises(InvalidRequestError, match=refusal):
+            image_input.open_image(path)
+        with pytest.raises(Exception, match=png_info_refusal):
+            client.predict(handle_file(str(path)), api_name="/png_info")
+        assert time.perf_counter() - started < 5
+    assert image_input.gif_comment_bytes(gif_with_comment(tmp_path / "short.gif", 1000).read_bytes()) == 1000
+    assert image_input.open_image(tmp_path / "short.gif").size == (32, 32)
+
+
+def test_parameters_text_is_bounded_before_it_is_parsed():
+    many = '{"tab": "latent", "x": [' + ",".join(["[]"] * 5000) + "]}"  # 10 kB of text, 5001 lists
+    for text in (many, '{"tab": "latent", "source": "' + "A" * 2_000_001 + '"}'):
+        with pytest.raises(pnginfo.NotAStudioPNGError, match="damaged"):
+            pnginfo.parse(text)
+    assert pnginfo.parse('{"tab": "vae", "directions": [[1, 2], [3]], "source": "' + "A" * 500_000 + '"}')
+
+
+def test_an_input_is_held_to_a_pixel_budget_for_all_its_images_together():
+    """An editor payload may name its 25-megapixel background as every layer: each would be decoded to RGBA."""
+    from studio.ui import MAX_PAYLOAD_PIXELS, admit_payload
+
+    picture = files.private_folder("downloads") / "large.png"
+    Image.new("1", (5000, 5000)).save(picture)  # 25 megapixels in a few kB
+    one = {"path": str(picture), "url": None}
+    assert len(admit_payload({"background": one, "layers": [one], "composite": one}, images=True)) == 3
+    with pytest.raises(InvalidRequestError, match=f"more than {MAX_PAYLOAD_PIXELS // 1_000_000} megapixels"):
+        admit_payload({"background": one, "layers": [one] * 4, "composite": one}, images=True)
+
+
+def test_what_a_result_carries_on_is_only_the_studios_own_text_and_pictures_it_could_make():
+    from studio.tabs import latent
+    from studio.ui import received_image
+
+    image = pnginfo.embed(Image.new("RGB", (64, 64)), {"tab": "latent", "model_id": "dtd10-texgan", "seamless": True})
+    image.info["note"] = "x" * 100_000
+    assert set(received_image(image).info) == {pnginfo.PNG_TEXT_KEY}
+    assert latent.tiled_preview(image)["visible"] is True
+    huge = pnginfo.embed(Image.new("RGB", (2048, 2048)), {"tab": "latent", "seamless": True})
+    assert latent.tiled_preview(huge)["visible"] is False  # no generator makes one; tiled it would be 16 MP
+    broken = Image.new("RGB", (64, 64))
+    broken.info[pnginfo.PNG_TEXT_KEY] = "{bad"
+    with pytest.raises(gr.Error, match="damaged"):
+        latent.tiled_preview(broken)
 
 
 # 7. Clean answers to caller mistakes

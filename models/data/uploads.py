@@ -142,9 +142,8 @@ def ingest(sources: list[Path], dest: Path) -> Dataset:
             data = read()
             if len(data) > MAX_UPLOAD_BYTES:
                 raise ImageInputError(_too_large_file())
-            check_header(data)
-            with Image.open(io.BytesIO(data)) as header:  # its size, from the header: nothing decoded yet
-                pixels = header.width * header.height
+            width, height = check_header(data)  # from the header: nothing decoded yet
+            pixels = width * height
             if pixels > pixels_left[0]:
                 raise ImageInputError(f"The upload's pictures hold more than {MAX_TOTAL_PIXELS // 1_000_000} "
                                       "megapixels in all; the rest were left out.")

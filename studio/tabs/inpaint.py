@@ -35,6 +35,7 @@ from studio.ui import (
     result_image,
     send_buttons,
     skip_link,
+    studio_text_only,
     tab_parameters,
     user_errors,
     whole_number,
@@ -145,6 +146,7 @@ def continue_editing(result: Image.Image | None):
     """The result (or a sent image) becomes the editor's new background, with an empty mask layer."""
     if result is None:
         raise gr.Error("There is no image to edit yet.", print_exception=False)
+    result = studio_text_only(result)
     return {"background": result, "layers": [], "composite": result}
 
 

@@ -153,13 +153,14 @@ def pick_sample(image: Image.Image | None, evt: gr.SelectData):
     return seed + index, 1, sample(model_id, seed + index, 1, psi, *rest)
 
 
+@user_errors
 def tiled_preview(image: Image.Image | None):
     """A seamless texture (the first, in a grid) tiled 2x2, so that a seam would show; hidden otherwise."""
     params = pnginfo.image_params(image) if image is not None else {}
-    if not params.get("seamless"):
+    texture = cell_image(image, 0) if params.get("seamless") else None
+    if texture is None or max(texture.size) > texgen.SIZE_RANGE[1]:  # no generator makes a larger one
         return gr.update(visible=False, value=None)
-    texture = np.asarray(cell_image(image, 0).convert("RGB"))
-    return gr.update(visible=True, value=Image.fromarray(np.tile(texture, (2, 2, 1))))
+    return gr.update(visible=True, value=Image.fromarray(np.tile(np.asarray(texture.convert("RGB")), (2, 2, 1))))
 
 
 def model_controls(model_id: str) -> tuple:

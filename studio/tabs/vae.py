@@ -146,6 +146,7 @@ def frame_at(strip: Image.Image | None, position: float) -> Image.Image | None:
     return pnginfo.embed(grid_image(path_pixels(request)), {**params, "position": request["position"]})
 
 
+@user_errors
 def live_base(strip: Image.Image | None) -> str:
     """What the page sends with a live preview of the position slider: the interpolation's model, path and end
     images (studio.live; a hidden textbox holds it)."""
@@ -162,6 +163,7 @@ def live_previews(params: list[dict]) -> list:
                          lambda request, pixels: grid_image(pixels))
 
 
+@user_errors
 def pick_frame(strip: Image.Image | None, evt: gr.SelectData):
     """A click on a frame of the strip moves the position to that frame."""
     picked = picked_cell(strip, evt)
@@ -171,6 +173,7 @@ def pick_frame(strip: Image.Image | None, evt: gr.SelectData):
     return round(picked[0] / (steps - 1), 2)
 
 
+@user_errors
 def pick_walk_cell(grid: Image.Image | None, evt: gr.SelectData):
     """A click on a cell of the walk shows that picture alone, ready to send."""
     picked = picked_cell(grid, evt)
