@@ -18,6 +18,7 @@ from PIL.PngImagePlugin import PngInfo
 from models.files import write_atomically
 from models.image_input import (
     MAX_PIXELS,
+    OPENED_FORMATS,
     ImageInputError,
     check_gif_comment,
     check_pixel_cap,
@@ -120,7 +121,7 @@ def _read(path: str | Path) -> dict:
         return _video_parameters(path, container)
     try:
         check_gif_comment(path)
-        with Image.open(path, formats=("PNG", "GIF")) as image:
+        with Image.open(path, formats=OPENED_FORMATS) as image:  # a JPEG is named as such, an ICO is not read
             check_pixel_cap(*image.size)  # from the header: a studio image is never over the cap
             if image.format == "GIF":
                 text = _comment_text(image.info.get("comment", b"").decode("utf-8", "replace"))
