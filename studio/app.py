@@ -26,6 +26,7 @@ from studio.ui import (
     TabParts,
     forget_cancels,
     model_choices,
+    plain_markdown,
     request_cancel,
     user_errors,
 )
@@ -204,8 +205,8 @@ def choose(items: list[dict], evt: gr.SelectData):
     if isinstance(evt.index, bool) or not isinstance(evt.index, int) or not 0 <= evt.index < len(items):
         raise gr.Error("That history item does not exist.", print_exception=False)
     item = items[evt.index]
-    where = f"  \nSaved as `{item['saved']}`" if item["saved"] else ""
-    return (item["id"], f"{item['caption']}{where}", gr.Button(interactive=True),
+    where = f"  \nSaved as {plain_markdown(item['saved'])}" if item["saved"] else ""
+    return (item["id"], f"{plain_markdown(item['caption'])}{where}", gr.Button(interactive=True),
             gr.Button(STAR_LABELS[bool(item.get("starred"))], interactive=True),
             gr.DownloadButton(value=item["path"], interactive=True))
 

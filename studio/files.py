@@ -42,6 +42,7 @@ class NotUploadedError(InvalidRequestError):
 
 
 _work_dir: Path | None = None
+APP_FILE_KINDS = ("history", "downloads", "animations")  # folders of the work dir for files the app makes
 
 
 def work_dir() -> Path:
@@ -52,7 +53,9 @@ def work_dir() -> Path:
     if _work_dir is None:
         _work_dir = Path(tempfile.mkdtemp(prefix="studio-")).resolve()
         atexit.register(shutil.rmtree, _work_dir, ignore_errors=True)
-        gr.set_static_paths([_work_dir])
+        # Served as they are (inline, by their type): only the folders of files the app makes. Gradio's cache,
+        # where anyone's uploads land, must not be one: an uploaded .html or .svg would run as the studio's page.
+        gr.set_static_paths([_work_dir / kind for kind in APP_FILE_KINDS])
         os.environ.setdefault("GRADIO_TEMP_DIR", str(_work_dir / "gradio"))
     return _work_dir
 
@@ -135,6 +138,8 @@ def file_stem(*words: object) -> str:
 def private_folder(kind: str) -> Path:
     """A fresh folder with an unguessable name under the working folder's `kind` folder, for one file that
     is served to one person (files there are reachable by anyone who knows the name)."""
+    if kind not in APP_FILE_KINDS:
+        raise ValueError(f"unknown kind of working file {kind!r}")
     folder = work_dir() / kind / secrets.token_urlsafe(12)
     try:
         folder.mkdir(parents=True)

@@ -8,6 +8,7 @@ import functools
 import logging
 import math
 import numbers
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -562,6 +563,16 @@ def serve_grey_and_texture(requests: list[dict], serve_grey: Callable[[list[dict
         for i, result in zip(indices, serve([requests[i] for i in indices]) if indices else [], strict=True):
             results[i] = result
     return results
+
+
+MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # ASCII punctuation: each may be backslash-escaped
+
+
+def plain_markdown(text: object) -> str:
+    """Text for a gr.Markdown that shows as written: every ASCII punctuation mark backslash-escaped, so text from a
+    request (a PNG's parameters) makes no link, image, HTML tag or emphasis (a model id `[x](https://...)` made a
+    working link, `![](https://...)` a remote image)."""
+    return MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text))
 
 
 MAX_WHOLE = 2**53  # the largest whole number a request may give: floats hold every whole number up to it

@@ -179,6 +179,35 @@ def test_the_admitting_function_resolves_links_and_parent_steps(tmp_path):
     assert files.admitted_path(str(inside)) == inside.resolve()
 
 
+def test_an_uploaded_page_or_drawing_is_never_served_as_the_studios_own(app_url, server_paths_client):
+    """Anyone may upload a file; served inline as HTML or SVG from the studio's address, its script would run as
+    the studio's page (and read what the studio keeps in the browser)."""
+    for name, body in (("evil.html", b"<script>document.title='owned'</script>"),
+                       ("evil.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')):
+        uploaded = httpx.post(f"{app_url}gradio_api/upload", files={"files": (name, body)}, timeout=30).json()[0]
+        served = httpx.get(f"{app_url}gradio_api/file={uploaded}", timeout=30)
+        assert served.status_code == 200 and served.headers["content-type"] == "application/octet-stream", name
+        assert served.headers["content-disposition"].startswith("attachment"), name
+    made = server_paths_client.predict("fmnist-gan", 6, 1, 1.0, *[0.0] * 10, api_name="/sample")["path"]
+    shown = httpx.get(f"{app_url}gradio_api/file={made}", timeout=30)
+    assert shown.headers["content-type"] == "image/png" and not shown.headers.get("content-disposition",
+                                                                                  "").startswith("attachment")
+
+
+def test_request_text_shown_on_the_page_makes_no_markup(client, tmp_path):
+    """Error toasts are rendered as HTML and PNG info's summary as Markdown: a caller's words stay words."""
+    from markdown_it import MarkdownIt
+
+    with pytest.raises(Exception) as raised:
+        client.predict("<a href=//evil.example>Fix it</a>", 1, 1, 1.0, *[0.0] * 10, api_name="/sample")
+    assert "&lt;a href" in str(raised.value) and "<a" not in str(raised.value)
+    png = crafted_png(tmp_path, {"tab": "latent", "seed": 1,
+                                 "model_id": "[CLICK](https://evil.example) ![px](https://evil.example/t.png) <b>"})
+    summary = client.predict(handle_file(str(png)), api_name="/png_info")[0]
+    rendered = MarkdownIt("commonmark").render(summary)
+    assert "<a" not in rendered and "<img" not in rendered and "[CLICK](https://evil.example)" in rendered
+
+
 # 2. Writing files where the caller chooses
 
 def upload(app_url: str, path: Path) -> str:

@@ -6,7 +6,7 @@ import gradio as gr
 
 from studio import animation, pnginfo
 from studio.outputs import TAB_TITLES, describe
-from studio.ui import FileInput, user_errors
+from studio.ui import FileInput, plain_markdown, user_errors
 
 LONG_TEXT = 80  # parameters longer than this (embedded input images) are summarised for display
 
@@ -26,7 +26,8 @@ def inspect(path: str | None):
     tab = TAB_TITLES.get(params.get("tab"))
     if tab is None:
         raise pnginfo.NotAStudioPNGError("That image holds studio parameters from an unknown tab.")
-    return (f"**{describe(params)}**  \nmade with studio {params.get('studio_version', '?')}",
+    version = plain_markdown(params.get("studio_version", "?"))
+    return (f"**{plain_markdown(describe(params))}**  \nmade with studio {version}",
             shown_parameters(params), gr.Button(f"Restore in {tab}", interactive=True))
 
 
