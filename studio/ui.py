@@ -565,14 +565,15 @@ def serve_grey_and_texture(requests: list[dict], serve_grey: Callable[[list[dict
     return results
 
 
-MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # ASCII punctuation: each may be backslash-escaped
+MARKDOWN_MARKS = re.compile(r"([\\`*_\[\]<>!~:@]|(?<=www)\.)")  # what starts inline markup, links and autolinks
 
 
 def plain_markdown(text: object) -> str:
-    """Text for a gr.Markdown that shows as written: every ASCII punctuation mark backslash-escaped, so text from a
-    request (a PNG's parameters) makes no link, image, HTML tag or emphasis (a model id `[x](https://...)` made a
-    working link, `![](https://...)` a remote image)."""
-    return MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text))
+    """Text for a gr.Markdown that shows as written, on one line: the marks that start inline Markdown, HTML, links
+    and autolinks (`https:`, `www.`, `@`) backslash-escaped, so text from a request (a PNG's parameters) makes no
+    link, image, tag or emphasis (a model id `[x](https://...)` made a working link, `![](https://...)` a remote
+    image); other punctuation stays as it is, for API callers who read the text."""
+    return MARKDOWN_MARKS.sub(r"\\\1", " ".join(str(text).splitlines()))
 
 
 MAX_WHOLE = 2**53  # the largest whole number a request may give: floats hold every whole number up to it
