@@ -89,6 +89,16 @@ def open_image(source: str | Path | bytes | Image.Image | np.ndarray, max_pixels
     return to_rgb(_decode(source, max_pixels))
 
 
+DAMAGED_MESSAGE = "The image file is damaged or truncated and cannot be decoded."
+TEXT_LIMIT_MESSAGE = ("The image carries more text (metadata) than the studio reads: 1 MB in one chunk, "
+                      f"{MAX_TEXT_BYTES // 1_000_000} MB in all. Save it again without its metadata.")
+
+
+def is_text_limit(error: Exception) -> bool:
+    """Whether Pillow refused a PNG for the text its chunks hold, rather than for damage."""
+    return "MAX_TEXT_MEMORY" in str(error) or "MAX_TEXT_CHUNK" in str(error)
+
+
 @contextlib.contextmanager
 def _opened(source: str | Path | bytes, max_pixels: int) -> Iterator[Image.Image]:
     """The image file opened (header read, no pixels decoded) and within the pixel cap; every failure,
@@ -109,9 +119,13 @@ def _opened(source: str | Path | bytes, max_pixels: int) -> Iterator[Image.Image
         raise ImageInputError(f"That file is not an image the studio can read ({READABLE_FORMATS}).") from error
     except FileNotFoundError as error:
         raise ImageInputError("The image file was not found.") from error
-    except (OSError, SyntaxError, ValueError) as error:
+    except ValueError as error:
         log.info("undecodable image: %s", error)
-        raise ImageInputError("The image file is damaged or truncated and cannot be decoded.") from error
+        raise ImageInputError(TEXT_LIMIT_MESSAGE if is_text_limit(error) else DAMAGED_MESSAGE) from error
+    except (OSError, SyntaxError) as error:
+        log.info("undecodable image: %s", error)
+        raise ImageInputError(DAMAGED_MESSAGE) from error
+
 
 
 def check_header(source: str | Path | bytes, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:

@@ -41,7 +41,8 @@ WORKING_SIZE = 512  # longest side of a crop the network sees; larger crops are 
 BLOCK = 32  # mask regions are found on a grid of this many pixels
 MARGIN = 0.5  # context around a region, as a fraction of its size ...
 MIN_MARGIN = 32  # ... but at least this many pixels
-MAX_REGIONS = 64  # separate parts of a hole the network (and patch transfer) fills, each a pass of its own ...
+MAX_REGIONS = 500  # separate parts of a hole the network (and patch transfer) fills, each a pass of its own (150
+# dust spots on a 3000x2000 photo: 1.4 s, 3.5 s with patch transfer; 2,700 dots on 5000x5000 took 35 s) ...
 MAX_PRIOR_REGIONS = 12  # ... and a texture VAE prior, each an optimisation of about 1.7 s on a 2-core CPU
 MAX_HOLE_FRACTION = 0.95  # more than this leaves too little of the image to fill from
 DILATION_RANGE = (0, 64)

@@ -198,9 +198,9 @@ def resume(job_id: str, jobs_root: Path, extra_minutes: float) -> Job:
 
 def delete(job_id: str, jobs_root: Path) -> None:
     """Remove a job that is not running: its checkpoint, samples, losses and log, so it can no longer be resumed.
-    The model it exported stays (the registry deletes models), and its upload goes when no job has used it for a
-    day (`remove_unused_datasets`). The folder is first renamed out of sight, so nobody sees half a job; JobError
-    while it runs."""
+    The model it exported stays (the registry deletes models), and its upload goes at a later upload's sweep once
+    no job uses it and it is a day old (`remove_unused_datasets`). The folder is first renamed out of sight, so
+    nobody sees half a job; JobError while it runs."""
     folder = _job_folder(job_id, jobs_root)
     jobs_root = folder.parent
     with _jobs_lock(jobs_root):

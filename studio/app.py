@@ -26,6 +26,7 @@ from studio.ui import (
     TabParts,
     forget_cancels,
     model_choices,
+    page_message,
     plain_markdown,
     request_cancel,
     user_errors,
@@ -48,7 +49,7 @@ class StudioBlocks(gr.Blocks):
             return await super().preprocess_data(block_fn, inputs, state, explicit_call)
         except gr.Error as error:  # Gradio's own range checks: their sentence, without Gradio's traceback
             log.info("%s refused: %s", block_fn.name, cut(str(error.message)))
-            raise gr.Error(cut(str(error.message)), print_exception=False) from error
+            raise gr.Error(page_message(cut(str(error.message))), print_exception=False) from error
         except InvalidPathError as error:
             log.info("%s refused: a file outside the studio's folders", block_fn.name)
             raise gr.Error(files.NOT_UPLOADED, print_exception=False) from error
@@ -175,7 +176,7 @@ def recorded(recorder: OutputRecorder, image: Image.Image | None, items: list[di
     try:
         items, warning = recorder.record(image, items)
     except (FileWriteError, InvalidRequestError, pnginfo.NotAStudioPNGError) as error:
-        gr.Warning(f"The result could not be kept in the history: {error}")
+        gr.Warning(page_message(f"The result could not be kept in the history: {error}"))
         return gr.skip(), gr.skip(), gr.skip()
     if warning:
         gr.Warning(warning)

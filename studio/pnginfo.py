@@ -19,10 +19,12 @@ from models.files import write_atomically
 from models.image_input import (
     MAX_PIXELS,
     OPENED_FORMATS,
+    TEXT_LIMIT_MESSAGE,
     ImageInputError,
     check_gif_comment,
     check_pixel_cap,
     check_size,
+    is_text_limit,
     open_image,
 )
 from studio import __version__, video
@@ -137,6 +139,8 @@ def _read(path: str | Path) -> dict:
         raise NotAStudioPNGError(f"The image is too large: the studio accepts up to {MAX_PIXELS / 1e6:.0f} "
                                  "megapixels.") from error
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+        if is_text_limit(error):
+            raise NotAStudioPNGError(TEXT_LIMIT_MESSAGE) from error
         raise NotAStudioPNGError("That file is not a readable image.") from error
     if text is None:
         raise NotAStudioPNGError("That image holds no studio parameters (it was not saved by the studio).")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import html
 import logging
 import math
 import numbers
@@ -112,11 +113,15 @@ def admit_payload(payload: Any, images: bool) -> list[Path | bytes]:
         if images:
             width, height = image_input.check_header(source)
             pixels += width * height
-            if pixels > MAX_PAYLOAD_PIXELS:
-                raise InvalidRequestError(f"The request's images hold more than {MAX_PAYLOAD_PIXELS // 1_000_000} "
-                                          "megapixels in all.")
+            check_payload_pixels(pixels)
         sources.append(source)
     return sources
+
+
+def check_payload_pixels(pixels: int) -> None:
+    if pixels > MAX_PAYLOAD_PIXELS:
+        raise InvalidRequestError(f"The request's images hold more than {MAX_PAYLOAD_PIXELS // 1_000_000} megapixels "
+                                  "in all.")
 
 
 def _file_dicts(data: Any) -> list[dict]:
@@ -163,7 +168,7 @@ class AdmitsFiles:
         try:
             return self.open_admitted(payload, admit_payload(payload, images=self.holds_images))
         except InvalidRequestError as error:
-            raise gr.Error(str(error), print_exception=False) from error
+            raise gr.Error(page_message(error), print_exception=False) from error
 
     def open_admitted(self, payload: Any, sources: list[Path | bytes]):
         """Turn an admitted payload into the handler's value (here the Gradio component's own preprocessing;
@@ -298,7 +303,7 @@ class EditorInput(AdmitsFiles, gr.ImageEditor):
         try:
             image_input.check_header(blob)
         except InvalidRequestError as error:
-            raise gr.Error(str(error), print_exception=False) from error
+            raise gr.Error(page_message(error), print_exception=False) from error
         storage = self.blob_storage
         while storage and _blob_bytes(storage) + len(blob) > EDITOR_BLOBS_MB * 1_000_000:
             storage.pop(next(iter(storage)))
@@ -309,9 +314,12 @@ class EditorInput(AdmitsFiles, gr.ImageEditor):
             raise InvalidRequestError(f"The editor sends at most {EDITOR_MAX_LAYERS} layers.")
         blobs = self.blob_storage.get(payload.id) if getattr(payload, "id", None) else None
         if blobs is not None:
+            pixels = 0
             for blob in [blobs.background, blobs.composite, *(blobs.layers or [])]:
                 if isinstance(blob, bytes | bytearray):
-                    image_input.check_header(bytes(blob))
+                    width, height = image_input.check_header(bytes(blob))
+                    pixels += width * height
+            check_payload_pixels(pixels)
         return super().open_admitted(payload, sources)
 
 
@@ -506,6 +514,13 @@ def picked_cell(image: Image.Image | None, evt: gr.SelectData) -> tuple[int, dic
     return None if index is None else (index, pnginfo.image_params(image))
 
 
+def page_message(message: object) -> str:
+    """A message for a toast (gr.Error, gr.Warning) with &, < and > escaped: the page renders toasts as HTML, and
+    a message may echo a caller's words (a model id of `<a href=...>` made a working link). API callers get the
+    same text."""
+    return html.escape(str(message), quote=False)
+
+
 def user_errors(fn: Callable) -> Callable:
     """Turn the model layer's precise exceptions into a gr.Error a person can read (no traceback)."""
 
@@ -517,10 +532,10 @@ def user_errors(fn: Callable) -> Callable:
             raise  # already a message for a person (from a wrapped function this one called)
         except USER_ERRORS as error:
             log.info("%s refused: %s", fn.__name__, error)
-            raise gr.Error(str(error), print_exception=False) from error
+            raise gr.Error(page_message(error), print_exception=False) from error
         except (TypeError, ValueError, ArithmeticError) as error:  # a value no check foresaw: one log line
             log.warning("bad input to %s: %s", fn.__name__, cut(str(error)), exc_info=log.isEnabledFor(logging.DEBUG))
-            raise gr.Error(f"Invalid input: {cut(str(error))}", print_exception=False) from error
+            raise gr.Error(page_message(f"Invalid input: {cut(str(error))}"), print_exception=False) from error
 
     return wrapper
 
@@ -547,7 +562,7 @@ def serve_batch(requests: list[Callable[[], dict]], serve_many: Callable[[list[d
     pairs = [(None, r) if isinstance(r, Exception) else (r, next(answers)) for r in built]
     failures = [answer for _, answer in pairs if isinstance(answer, Exception)]
     if len(failures) == len(pairs):
-        raise gr.Error(str(failures[0]), print_exception=False)
+        raise gr.Error(page_message(failures[0]), print_exception=False)
     for failure in failures:
         log.warning("a request in a batch was refused: %s", failure)
     return [None if isinstance(answer, Exception) else make_output(request, answer) for request, answer in pairs]
@@ -565,14 +580,14 @@ def serve_grey_and_texture(requests: list[dict], serve_grey: Callable[[list[dict
     return results
 
 
-MARKDOWN_MARKS = re.compile(r"([\\`*_\[\]<>!~:@]|(?<=www)\.)")  # what starts inline markup, links and autolinks
+MARKDOWN_MARKS = re.compile(r"([\\\[\]<>!:@]|(?<=[wW]{3})\.)")  # what starts a link, an image, a tag or an autolink
 
 
 def plain_markdown(text: object) -> str:
-    """Text for a gr.Markdown that shows as written, on one line: the marks that start inline Markdown, HTML, links
-    and autolinks (`https:`, `www.`, `@`) backslash-escaped, so text from a request (a PNG's parameters) makes no
-    link, image, tag or emphasis (a model id `[x](https://...)` made a working link, `![](https://...)` a remote
-    image); other punctuation stays as it is, for API callers who read the text."""
+    """Text for a gr.Markdown on one line, its links, images, tags and autolinks (`https:`, `www.`, `@`) shown as
+    written: their marks backslash-escaped, so text from a request (a PNG's parameters) links nowhere and loads
+    nothing (a model id `[x](https://...)` made a working link, `![](https://...)` a remote image). Emphasis marks
+    stay, as harmless as they are common in names (`red_brick`)."""
     return MARKDOWN_MARKS.sub(r"\\\1", " ".join(str(text).splitlines()))
 
 
@@ -592,7 +607,7 @@ def whole_number(value: float | None, name: str) -> int:
     if not is_number(value) or value != int(value):
         raise InvalidRequestError(f"{name} must be a whole number, not {shown(value)}.")
     if abs(value) > MAX_WHOLE:
-        raise InvalidRequestError(f"{name} must be a whole number of at most 16 digits, not {shown(value)}.")
+        raise InvalidRequestError(f"{name} must be a whole number from -2^53 to 2^53, not {shown(value)}.")
     return int(value)
 
 

@@ -543,7 +543,8 @@ def test_files_that_cost_far_more_to_read_than_their_size_are_refused_quickly(cl
     long_comment = gif_with_comment(tmp_path / "comment.gif", 300_000)
     icon = tmp_path / "icon.png"  # an ICO file by its bytes
     Image.new("RGB", (64, 64), (200, 30, 30)).save(icon, format="ICO")
-    cases = ((text_bomb, "damaged", "not a readable image"), (long_comment, *["comment is over 256 kB"] * 2),
+    cases = ((text_bomb, *["more text \\(metadata\\) than the studio reads"] * 2),
+             (long_comment, *["comment is over 256 kB"] * 2),
              (icon, "not an image the studio can read", "not a readable image"))
     for path, refusal, png_info_refusal in cases:
         started = time.perf_counter()
@@ -574,6 +575,17 @@ def test_an_input_is_held_to_a_pixel_budget_for_all_its_images_together():
     assert len(admit_payload({"background": one, "layers": [one], "composite": one}, images=True)) == 3
     with pytest.raises(InvalidRequestError, match=f"more than {MAX_PAYLOAD_PIXELS // 1_000_000} megapixels"):
         admit_payload({"background": one, "layers": [one] * 4, "composite": one}, images=True)
+    # the same pictures sent as blobs, the browser's usual way
+    from gradio.components.image_editor import EditorDataBlobs
+
+    from studio.ui import EditorInput, MetaOptionalEditorData
+
+    with gr.Blocks():
+        editor = EditorInput()
+    data = picture.read_bytes()
+    editor.blob_storage["edit-1"] = EditorDataBlobs(background=data, layers=[data] * 3, composite=data)
+    with pytest.raises(InvalidRequestError, match="megapixels in all"):
+        editor.open_admitted(MetaOptionalEditorData(id="edit-1"), [])
 
 
 def test_what_a_result_carries_on_is_only_the_studios_own_text_and_pictures_it_could_make():
