@@ -169,4 +169,4 @@ def texture_map(model_id: str, image: np.ndarray, window: int | None = None,
             progress(i / len(boxes))
     labels, confidence = votes.argmax(0).astype(np.int16), votes.max(0) / np.maximum(votes.sum(0), 1e-8)
     cells = np.ix_(np.arange(h) // cell, np.arange(w) // cell)
-    return labels[cells], confidence[cells].astype(np.float32)
+    return labels[cells], confidence[cells]  # float32, as the votes

@@ -341,18 +341,21 @@ def test_uploads_no_job_used_are_removed_after_a_day_and_used_ones_kept(tmp_path
     assert not unused.exists() and not (jobs_root / ".deleted-gan-2").exists() and used.exists()
 
 
+def deleting_after(step, folder: Path):
+    """`step`, after which `folder` is deleted, as another studio sharing the jobs folder might at that moment."""
+    def wrapped(*args):
+        result = step(*args)
+        shutil.rmtree(folder)
+        return result
+
+    return wrapped
+
+
 def test_a_job_deleted_by_another_studio_meanwhile_is_gone_not_a_traceback_nor_a_ghost(tmp_path, monkeypatch):
     jobs_root, models_dir = tmp_path / "jobs", tmp_path / "models"
     job_id = "gan-20261130-231500-0000000000000001"
     folder = write_job(jobs_root, models_dir, job_id)  # "running", its process gone: a status judges it
-    checked = jobs._job_folder
-
-    def deleted_after_the_check(*args):
-        found = checked(*args)
-        shutil.rmtree(folder)
-        return found
-
-    monkeypatch.setattr(jobs, "_job_folder", deleted_after_the_check)
+    monkeypatch.setattr(jobs, "_job_folder", deleting_after(jobs._job_folder, folder))  # deleted after the check
     with pytest.raises(jobs.JobError, match="no training job"):
         jobs.status(job_id, jobs_root)
     with pytest.raises(jobs.JobError, match="no training job"):
@@ -360,14 +363,7 @@ def test_a_job_deleted_by_another_studio_meanwhile_is_gone_not_a_traceback_nor_a
     monkeypatch.undo()
 
     folder = write_job(jobs_root, models_dir, job_id)
-    judged = jobs._verdict
-
-    def deleted_while_judged(*args):
-        verdict = judged(*args)
-        shutil.rmtree(folder)
-        return verdict
-
-    monkeypatch.setattr(jobs, "_verdict", deleted_while_judged)
+    monkeypatch.setattr(jobs, "_verdict", deleting_after(jobs._verdict, folder))  # deleted while judged
     with pytest.raises(jobs.JobError, match="no training job"):
         jobs.status(job_id, jobs_root)
     assert not folder.exists()  # its verdict was not written into a new folder
