@@ -24,6 +24,7 @@ from studio.ui import (
     ModelList,
     Restorer,
     TabParts,
+    code_span,
     forget_cancels,
     model_choices,
     page_message,
@@ -206,7 +207,7 @@ def choose(items: list[dict], evt: gr.SelectData):
     if isinstance(evt.index, bool) or not isinstance(evt.index, int) or not 0 <= evt.index < len(items):
         raise gr.Error("That history item does not exist.", print_exception=False)
     item = items[evt.index]
-    where = f"  \nSaved as {plain_markdown(item['saved'])}" if item["saved"] else ""
+    where = f"  \nSaved as {code_span(item['saved'])}" if item["saved"] else ""
     return (item["id"], f"{plain_markdown(item['caption'])}{where}", gr.Button(interactive=True),
             gr.Button(STAR_LABELS[bool(item.get("starred"))], interactive=True),
             gr.DownloadButton(value=item["path"], interactive=True))

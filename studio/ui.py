@@ -591,6 +591,14 @@ def plain_markdown(text: object) -> str:
     return MARKDOWN_MARKS.sub(r"\\\1", " ".join(str(text).splitlines()))
 
 
+def code_span(text: object) -> str:
+    """Text as a Markdown code span on one line, shown exactly as written (a path with `_` in it is not
+    emphasis): its fence is one backtick longer than any run of backticks inside it."""
+    text = " ".join(str(text).splitlines())
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}"
+
+
 MAX_WHOLE = 2**53  # the largest whole number a request may give: floats hold every whole number up to it
 
 
